@@ -1,0 +1,1 @@
+//! Scalar CPU kernels (reference implementations; SIMD variants are tested against these).

@@ -1,0 +1,7 @@
+//! weft-kernels: compute only. Kernels take slices and sizes and know nothing about models.
+
+pub mod cpu;
+pub mod dtype;
+pub mod quant;
+
+pub use dtype::GgmlType;

@@ -1,0 +1,1 @@
+//! Quantization block formats: quantize / dequantize, bit-exact with ggml's reference.
