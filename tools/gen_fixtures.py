@@ -85,7 +85,7 @@ CASES: dict[str, dict] = {
     ),
     "jamba_a": dict(
         cls="JambaForCausalLM", seed=301,
-        config=dict(vocab_size=288, hidden_size=64, num_hidden_layers=4, intermediate_size=96,
+        config=dict(vocab_size=288, hidden_size=48, num_hidden_layers=4, intermediate_size=64,
                     num_attention_heads=4, num_key_value_heads=2,
                     attn_layer_period=2, attn_layer_offset=1, expert_layer_period=2, expert_layer_offset=1,
                     num_experts=4, num_experts_per_tok=2,
@@ -93,7 +93,7 @@ CASES: dict[str, dict] = {
                     mamba_conv_bias=True, mamba_proj_bias=False, rms_norm_eps=1e-6,
                     use_mamba_kernels=False, tie_word_embeddings=False,
                     pad_token_id=0, bos_token_id=1, eos_token_id=2),
-        notes="Jamba: layers 0,2 Mamba+dense MLP, layers 1,3 attention+MoE (4 experts, top-2), GQA 4/2, untied.",
+        notes="Jamba: layers 0,2 Mamba+dense MLP, layers 1,3 attention+MoE (4 experts, top-2), GQA 4/2 (head_dim 12), untied.",
     ),
     "jamba_b": dict(
         cls="JambaForCausalLM", seed=302,
