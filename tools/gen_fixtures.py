@@ -256,6 +256,32 @@ def sensitivity(model, arch, tokens, ref) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------------------------------------
+# Informational: how far HF's own cached paths are from the full forward (the reference)
+# ----------------------------------------------------------------------------------------------
+
+
+def _cache_kw(out):
+    if hasattr(out, "past_key_values"):
+        return {"past_key_values": out.past_key_values}
+    return {"cache_params": out.cache_params}
+
+
+def hf_cached_paths_vs_reference(model, tokens, ref) -> dict:
+    """max|x - ref| / max|ref| for (a) token-by-token decode from token 0 and (b) prefill 20 + decode."""
+    res = {}
+    for label, n_prefill in (("decode_from_token0", 1), ("prefill20_then_decode", 20)):
+        out = model(input_ids=tokens[None, :n_prefill], use_cache=True)
+        rows = [out.logits[0]]
+        for t in range(n_prefill, len(tokens)):
+            out = model(input_ids=tokens[None, t:t + 1], use_cache=True,
+                        cache_position=torch.tensor([t]), **_cache_kw(out))
+            rows.append(out.logits[0, -1:])
+        got = torch.cat(rows).float()
+        res[label] = float(f"{float((got - ref).abs().max() / ref.abs().max()):.2g}")
+    return res
+
+
+# ----------------------------------------------------------------------------------------------
 # Zamba2 dt-clamp statistics (how many softplus(dt + dt_bias) values fall below time_step_min)
 # ----------------------------------------------------------------------------------------------
 
@@ -372,6 +398,9 @@ def gen_case(case: str, spec: dict) -> dict:
         extra["dt_clamp"]["logits_rel_l2_if_unclamped"] = round(float((noclamp - logits).norm() / logits.norm()), 6)
         extra["dt_clamp"]["logits_max_abs_diff_if_unclamped"] = round(float((noclamp - logits).abs().max()), 6)
         print(f"  {case:9s} dt clamp stats {extra['dt_clamp']}")
+
+    extra["hf_cached_paths_max_rel_diff_vs_reference"] = hf_cached_paths_vs_reference(model, tokens, logits)
+    print(f"  {case:9s} HF cached paths vs reference: {extra['hf_cached_paths_max_rel_diff_vs_reference']}")
 
     out = os.path.join(OUT_DIR, case)
     if os.path.isdir(out):
