@@ -62,3 +62,47 @@ pub fn assert_close(got: &[f32], want: &[f32], atol: f32, rtol: f32) {
         );
     }
 }
+
+/// Counts heap allocations made by the current thread, so a test can assert that a kernel
+/// call allocates nothing (tests run on parallel threads; the count is per thread).
+pub mod alloc_count {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    thread_local! {
+        static COUNT: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub struct Counting;
+
+    // SAFETY: forwards to the system allocator; only bumps a thread-local counter.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+            COUNT.with(|c| c.set(c.get() + 1));
+            unsafe { System.alloc(l) }
+        }
+        unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+            unsafe { System.dealloc(p, l) }
+        }
+        unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+            COUNT.with(|c| c.set(c.get() + 1));
+            unsafe { System.realloc(p, l, n) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+
+    /// Allocations made by this thread while running `f`.
+    pub fn count<R>(f: impl FnOnce() -> R) -> (usize, R) {
+        let before = COUNT.with(|c| c.get());
+        let r = f();
+        (COUNT.with(|c| c.get()) - before, r)
+    }
+}
+
+#[test]
+fn alloc_counter_sees_allocations() {
+    let (n, v) = alloc_count::count(|| Vec::<u8>::with_capacity(10));
+    assert_eq!((n, v.capacity() >= 10), (1, true));
+}

@@ -237,3 +237,7 @@ pub fn dequantize_row_into(w: &WeightView, row: usize, out: &mut [f32]) {
         out[start..start + piece.len()].copy_from_slice(piece);
     });
 }
+
+#[cfg(test)]
+#[path = "matvec_tests.rs"]
+mod tests;

@@ -13,10 +13,14 @@ pub enum RopeMode {
     Normal,
 }
 
-/// HF's inverse frequency of pair `i` (f32 arithmetic as `1.0 / (base ** (arange(0, dim, 2).float() / dim))`).
+/// HF's inverse frequency of pair `i`: `1.0 / (base ** (arange(0, dim, 2).float() / dim))`.
+/// The exponent is an f32 quotient; torch's f32 `pow` is correctly rounded here, which an f64
+/// pow rounded to f32 reproduces (platform `powf`s are not all correctly rounded); then an
+/// f32 division. Bit-exact with torch for the dims tested.
 #[inline]
 pub fn rope_inv_freq(i: usize, rot_dim: usize, theta: f32) -> f32 {
-    1.0 / theta.powf((2 * i) as f32 / rot_dim as f32)
+    let e = (2 * i) as f32 / rot_dim as f32;
+    1.0 / (theta as f64).powf(e as f64) as f32
 }
 
 /// Precomputed inverse frequencies (built once at load; applying never allocates).
