@@ -45,3 +45,71 @@ pub fn conv1d_step_silu(
     conv1d_step(state, x, w, bias, out);
     super::act::silu_inplace(out);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{Rng, assert_close};
+
+    #[test]
+    fn hand_computed_step() {
+        // C = 1, K = 3: state [1, 2, 3] → shift → [2, 3, x=4]; w = [1, 10, 100]; bias 0.5.
+        let mut s = [1.0, 2.0, 3.0];
+        let mut out = [0.0];
+        conv1d_step(&mut s, &[4.0], &[1.0, 10.0, 100.0], Some(&[0.5]), &mut out);
+        assert_eq!(s, [2.0, 3.0, 4.0]);
+        assert_eq!(out, [2.0 + 30.0 + 400.0 + 0.5]);
+    }
+
+    /// Stepping from a zero state reproduces the zero-padded causal conv of SPEC.md §0.5, and
+    /// the state ends as the last K inputs (§0.6).
+    #[test]
+    fn steps_equal_causal_conv_over_a_sequence() {
+        let mut r = Rng::new(21);
+        let (c, k, len) = (5, 4, 7);
+        let w = r.normal_vec(c * k);
+        let bias = r.normal_vec(c);
+        let u: Vec<Vec<f32>> = (0..len).map(|_| r.normal_vec(c)).collect();
+        let mut state = vec![0.0; c * k];
+        for t in 0..len {
+            let mut out = vec![0.0; c];
+            conv1d_step_silu(&mut state, &u[t], &w, Some(&bias), &mut out);
+            let want: Vec<f32> = (0..c)
+                .map(|ch| {
+                    let mut acc = bias[ch] as f64;
+                    for j in 0..k {
+                        if let Some(src) = (t + j).checked_sub(k - 1) {
+                            acc += w[ch * k + j] as f64 * u[src][ch] as f64;
+                        }
+                    }
+                    (acc / (1.0 + (-acc).exp())) as f32
+                })
+                .collect();
+            assert_close(&out, &want, 1e-6, 1e-5);
+        }
+        for ch in 0..c {
+            for j in 0..k {
+                assert_eq!(state[ch * k + j], u[len - k + j][ch]);
+            }
+        }
+    }
+
+    #[test]
+    fn no_bias_means_zero_bias() {
+        let mut r = Rng::new(22);
+        let w = r.normal_vec(8);
+        let x = r.normal_vec(2);
+        let (mut s1, mut s2) = (r.normal_vec(8), vec![0.0; 8]);
+        s2.copy_from_slice(&s1);
+        let (mut a, mut b) = ([0.0; 2], [0.0; 2]);
+        conv1d_step(&mut s1, &x, &w, None, &mut a);
+        conv1d_step(&mut s2, &x, &w, Some(&[0.0, 0.0]), &mut b);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    #[should_panic(expected = "conv1d_step: weight length")]
+    fn rejects_weight_of_wrong_size() {
+        conv1d_step(&mut [0.0; 8], &[0.0; 2], &[0.0; 6], None, &mut [0.0; 2]);
+    }
+}
