@@ -5,7 +5,6 @@ pub mod dtype;
 pub mod quant;
 
 #[cfg(test)]
-#[allow(dead_code)] // helpers used by tests landing in the next commits
 mod testutil;
 
 pub use dtype::GgmlType;
