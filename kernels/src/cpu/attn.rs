@@ -59,7 +59,7 @@ pub fn attend_heads(
     out: &mut [f32],
 ) {
     assert!(
-        kv_heads > 0 && heads % kv_heads == 0,
+        kv_heads > 0 && heads.is_multiple_of(kv_heads),
         "attend: heads {heads} not a multiple of kv_heads {kv_heads}"
     );
     assert_eq!(q.len(), heads * hd, "attend: q length");

@@ -50,7 +50,7 @@ pub fn gated_rms_norm(y: &[f32], z: &[f32], w: &[f32], n_groups: usize, eps: f32
     assert_eq!(w.len(), n, "gated_rms_norm: weight length");
     assert_eq!(out.len(), n, "gated_rms_norm: out length");
     assert!(
-        n_groups > 0 && n % n_groups == 0,
+        n_groups > 0 && n.is_multiple_of(n_groups),
         "gated_rms_norm: {n} not divisible into {n_groups} groups"
     );
     // u is built in `out` first, then normalized in place: no scratch needed.

@@ -1,0 +1,168 @@
+//! AVX2 four-row dot products against an f32 activation: float weights are widened to f32,
+//! Q8_0 / Q4_0 blocks are dequantized in registers (block dot in f32, then × the block scale).
+//! Each row keeps its own accumulators, so a row's result does not depend on its neighbours.
+
+use std::arch::x86_64::*;
+
+use super::{block_scale, hsum4};
+use crate::quant::{Q4_0_BYTES, Q8_0_BYTES, QK8_0};
+
+/// 8 f32 weights at `p`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+unsafe fn ld_f32(p: *const u8) -> __m256 {
+    // SAFETY: the caller guarantees 32 readable bytes.
+    unsafe { _mm256_loadu_ps(p.cast()) }
+}
+
+/// 8 fp16 weights at `p`, widened.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+unsafe fn ld_f16(p: *const u8) -> __m256 {
+    // SAFETY: the caller guarantees 16 readable bytes.
+    _mm256_cvtph_ps(unsafe { _mm_loadu_si128(p.cast()) })
+}
+
+/// 8 bf16 weights at `p`, widened (bf16 is the top half of an f32).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+unsafe fn ld_bf16(p: *const u8) -> __m256 {
+    // SAFETY: the caller guarantees 16 readable bytes.
+    let h = unsafe { _mm_loadu_si128(p.cast()) };
+    _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(h)))
+}
+
+/// A four-row kernel over a float type of `$es` bytes per element loaded by `$ld`. Columns
+/// go 16 at a time into two accumulators per row, then 8, then a zero-padded tail.
+macro_rules! float_dot4 {
+    ($name:ident, $ld:ident, $es:expr) => {
+        #[target_feature(enable = "avx2,fma,f16c")]
+        pub(super) fn $name(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
+            const ES: usize = $es;
+            let n = x.len();
+            for row in &r {
+                assert_eq!(row.len(), n * ES, "row length");
+            }
+            let p = r.map(|s| s.as_ptr());
+            let xp = x.as_ptr();
+            let mut a = [_mm256_setzero_ps(); 4];
+            let mut b = [_mm256_setzero_ps(); 4];
+            let mut i = 0;
+            while i + 16 <= n {
+                // SAFETY: i + 16 <= n, so elements i..i+16 of x and of each row (n·ES bytes,
+                // asserted above) are in bounds.
+                unsafe {
+                    let x0 = _mm256_loadu_ps(xp.add(i));
+                    let x1 = _mm256_loadu_ps(xp.add(i + 8));
+                    for k in 0..4 {
+                        a[k] = _mm256_fmadd_ps($ld(p[k].add(i * ES)), x0, a[k]);
+                        b[k] = _mm256_fmadd_ps($ld(p[k].add((i + 8) * ES)), x1, b[k]);
+                    }
+                }
+                i += 16;
+            }
+            if i + 8 <= n {
+                // SAFETY: i + 8 <= n (as above).
+                unsafe {
+                    let x0 = _mm256_loadu_ps(xp.add(i));
+                    for k in 0..4 {
+                        a[k] = _mm256_fmadd_ps($ld(p[k].add(i * ES)), x0, a[k]);
+                    }
+                }
+                i += 8;
+            }
+            if i < n {
+                // Tail: copy the last n−i < 8 elements into zero-padded buffers.
+                let mut xt = [0.0f32; 8];
+                xt[..n - i].copy_from_slice(&x[i..]);
+                // SAFETY: xt holds 8 floats.
+                let x0 = unsafe { _mm256_loadu_ps(xt.as_ptr()) };
+                for k in 0..4 {
+                    let mut wt = [0u8; 8 * ES];
+                    wt[..(n - i) * ES].copy_from_slice(&r[k][i * ES..]);
+                    // SAFETY: wt holds 8 elements of ES bytes.
+                    b[k] = _mm256_fmadd_ps(unsafe { $ld(wt.as_ptr()) }, x0, b[k]);
+                }
+            }
+            hsum4(std::array::from_fn(|k| _mm256_add_ps(a[k], b[k])))
+        }
+    };
+}
+
+float_dot4!(dot4_f32, ld_f32, 4);
+float_dot4!(dot4_f16, ld_f16, 2);
+float_dot4!(dot4_bf16, ld_bf16, 2);
+
+/// Checks a block-type row set against `x` and returns the block count.
+#[inline]
+fn blocks(r: &[&[u8]; 4], x: &[f32], block_bytes: usize) -> usize {
+    assert!(x.len().is_multiple_of(QK8_0), "cols not a block multiple");
+    let nb = x.len() / QK8_0;
+    for row in r {
+        assert_eq!(row.len(), nb * block_bytes, "row length");
+    }
+    nb
+}
+
+/// 8 sign-extended int8 weights at `p` as f32.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+unsafe fn ld_i8x8(p: *const u8) -> __m256 {
+    // SAFETY: the caller guarantees 8 readable bytes.
+    _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(unsafe { _mm_loadl_epi64(p.cast()) }))
+}
+
+/// Q8_0: per block, s = Σ q·x over 32 lanes-wise in f32, then acc += s · d.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
+    let nb = blocks(&r, x, Q8_0_BYTES);
+    let p = r.map(|s| s.as_ptr());
+    let mut acc = [_mm256_setzero_ps(); 4];
+    for b in 0..nb {
+        // SAFETY: b < nb: the 32 floats of block b of x and the 34 bytes of block b of each
+        // row (nb·34 bytes, checked by `blocks`) are in bounds.
+        unsafe {
+            let xp = x.as_ptr().add(b * QK8_0);
+            let xs = [0, 8, 16, 24].map(|o| _mm256_loadu_ps(xp.add(o)));
+            for k in 0..4 {
+                let blk = p[k].add(b * Q8_0_BYTES);
+                let q = blk.add(2);
+                let mut s = _mm256_mul_ps(ld_i8x8(q), xs[0]);
+                s = _mm256_fmadd_ps(ld_i8x8(q.add(8)), xs[1], s);
+                s = _mm256_fmadd_ps(ld_i8x8(q.add(16)), xs[2], s);
+                s = _mm256_fmadd_ps(ld_i8x8(q.add(24)), xs[3], s);
+                acc[k] = _mm256_fmadd_ps(s, _mm256_set1_ps(block_scale(blk)), acc[k]);
+            }
+        }
+    }
+    hsum4(acc)
+}
+
+/// Q4_0: nibbles minus 8 (low nibble = element j, high = j + 16), widened to f32.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
+    let nb = blocks(&r, x, Q4_0_BYTES);
+    let p = r.map(|s| s.as_ptr());
+    let (m4, eight) = (_mm_set1_epi8(0x0f), _mm_set1_epi8(8));
+    let f = |v: __m128i| _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
+    let mut acc = [_mm256_setzero_ps(); 4];
+    for b in 0..nb {
+        // SAFETY: b < nb: block b of x (32 floats) and of each row (18 bytes) are in bounds.
+        unsafe {
+            let xp = x.as_ptr().add(b * QK8_0);
+            let xs = [0, 8, 16, 24].map(|o| _mm256_loadu_ps(xp.add(o)));
+            for k in 0..4 {
+                let blk = p[k].add(b * Q4_0_BYTES);
+                let q = _mm_loadu_si128(blk.add(2).cast());
+                let lo = _mm_sub_epi8(_mm_and_si128(q, m4), eight);
+                let hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16::<4>(q), m4), eight);
+                let mut s = _mm256_mul_ps(f(lo), xs[0]);
+                s = _mm256_fmadd_ps(f(_mm_srli_si128::<8>(lo)), xs[1], s);
+                s = _mm256_fmadd_ps(f(hi), xs[2], s);
+                s = _mm256_fmadd_ps(f(_mm_srli_si128::<8>(hi)), xs[3], s);
+                acc[k] = _mm256_fmadd_ps(s, _mm256_set1_ps(block_scale(blk)), acc[k]);
+            }
+        }
+    }
+    hsum4(acc)
+}

@@ -1,0 +1,80 @@
+//! AVX2 + FMA + F16C kernels (256-bit). Every `#[target_feature]` function here is reached
+//! only through an [`Avx2`] token (or an [`super::Avx512`] one, which implies it).
+
+mod matvec;
+pub(super) mod q8;
+
+pub(super) use q8::quantize_q8;
+
+use std::arch::x86_64::*;
+
+use super::Avx2;
+use crate::cpu::matvec_q8::Q8Row;
+use crate::cpu::rows::{Dot4F, Dot4Q};
+use crate::dtype::GgmlType;
+
+/// The f32-activation four-row kernel for `ty`.
+pub(super) fn dot4_f32act(_: Avx2, ty: GgmlType) -> Option<Dot4F> {
+    let f: unsafe fn([&[u8]; 4], &[f32]) -> [f32; 4] = match ty {
+        GgmlType::F32 => matvec::dot4_f32,
+        GgmlType::F16 => matvec::dot4_f16,
+        GgmlType::BF16 => matvec::dot4_bf16,
+        GgmlType::Q8_0 => matvec::dot4_q8_0,
+        GgmlType::Q4_0 => matvec::dot4_q4_0,
+        _ => return None,
+    };
+    // SAFETY: the `Avx2` token proves AVX2, FMA and F16C, all these kernels need.
+    Some(unsafe { Dot4F::new(f) })
+}
+
+/// The int8-activation four-row kernel for `ty`.
+pub(super) fn dot4_q8act(_: Avx2, ty: GgmlType) -> Option<Dot4Q> {
+    let f: unsafe fn([&[u8]; 4], Q8Row) -> [f32; 4] = match ty {
+        GgmlType::Q8_0 => q8::dot4_q8_0,
+        GgmlType::Q4_0 => q8::dot4_q4_0,
+        _ => return None,
+    };
+    // SAFETY: as above.
+    Some(unsafe { Dot4Q::new(f) })
+}
+
+/// Horizontal sums of four vectors: `[Σa, Σb, Σc, Σd]`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn hsum4(v: [__m256; 4]) -> [f32; 4] {
+    let h01 = _mm256_hadd_ps(v[0], v[1]);
+    let h23 = _mm256_hadd_ps(v[2], v[3]);
+    let h = _mm256_hadd_ps(h01, h23);
+    let s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps::<1>(h));
+    let mut out = [0.0f32; 4];
+    // SAFETY: `out` holds exactly the 4 floats stored.
+    unsafe { _mm_storeu_ps(out.as_mut_ptr(), s) };
+    out
+}
+
+/// Horizontal max of one vector.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn hmax(v: __m256) -> f32 {
+    let s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)))
+}
+
+/// fp16 bits → f32 (F16C; exact).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn f16_to_f32(bits: u16) -> f32 {
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
+}
+
+/// The fp16 scale at `p` (start of a Q8_0 / Q4_0 block).
+///
+/// # Safety
+/// `p` must be valid for reading 2 bytes.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) unsafe fn block_scale(p: *const u8) -> f32 {
+    // SAFETY: the caller guarantees 2 readable bytes.
+    f16_to_f32(unsafe { p.cast::<u16>().read_unaligned() })
+}

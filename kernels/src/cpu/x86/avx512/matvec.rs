@@ -1,0 +1,149 @@
+//! AVX-512 four-row dot products against an f32 activation (16 lanes; masked tails).
+
+use std::arch::x86_64::*;
+
+use crate::cpu::x86::avx2::block_scale;
+use crate::quant::{Q4_0_BYTES, Q8_0_BYTES, QK8_0};
+
+/// 16 f32 weights at `p` (lanes outside `m` read as 0 and are not accessed).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+unsafe fn ld_f32(p: *const u8, m: __mmask16) -> __m512 {
+    // SAFETY: the caller guarantees the bytes of the lanes in `m` are readable.
+    unsafe { _mm512_maskz_loadu_ps(m, p.cast()) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+unsafe fn ld_f16(p: *const u8, m: __mmask16) -> __m512 {
+    // SAFETY: as for `ld_f32`.
+    _mm512_cvtph_ps(unsafe { _mm256_maskz_loadu_epi16(m, p.cast()) })
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+unsafe fn ld_bf16(p: *const u8, m: __mmask16) -> __m512 {
+    // SAFETY: as for `ld_f32`.
+    let h = unsafe { _mm256_maskz_loadu_epi16(m, p.cast()) };
+    _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(h)))
+}
+
+const ALL: __mmask16 = 0xffff;
+
+/// A four-row kernel over a float type (see the AVX2 one): 32 columns per step in two
+/// accumulators per row, then 16, then one masked step for the tail.
+macro_rules! float_dot4 {
+    ($name:ident, $ld:ident, $es:expr) => {
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+        pub(super) fn $name(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
+            const ES: usize = $es;
+            let n = x.len();
+            for row in &r {
+                assert_eq!(row.len(), n * ES, "row length");
+            }
+            let p = r.map(|s| s.as_ptr());
+            let xp = x.as_ptr();
+            let mut a = [_mm512_setzero_ps(); 4];
+            let mut b = [_mm512_setzero_ps(); 4];
+            let mut i = 0;
+            while i + 32 <= n {
+                // SAFETY: i + 32 <= n: elements i..i+32 of x and of each row are in bounds.
+                unsafe {
+                    let x0 = _mm512_loadu_ps(xp.add(i));
+                    let x1 = _mm512_loadu_ps(xp.add(i + 16));
+                    for k in 0..4 {
+                        a[k] = _mm512_fmadd_ps($ld(p[k].add(i * ES), ALL), x0, a[k]);
+                        b[k] = _mm512_fmadd_ps($ld(p[k].add((i + 16) * ES), ALL), x1, b[k]);
+                    }
+                }
+                i += 32;
+            }
+            if i + 16 <= n {
+                // SAFETY: i + 16 <= n (as above).
+                unsafe {
+                    let x0 = _mm512_loadu_ps(xp.add(i));
+                    for k in 0..4 {
+                        a[k] = _mm512_fmadd_ps($ld(p[k].add(i * ES), ALL), x0, a[k]);
+                    }
+                }
+                i += 16;
+            }
+            if i < n {
+                let m: __mmask16 = (1u16 << (n - i)) - 1;
+                // SAFETY: the mask covers exactly elements i..n, which are in bounds; masked
+                // lanes are not read.
+                unsafe {
+                    let x0 = _mm512_maskz_loadu_ps(m, xp.add(i));
+                    for k in 0..4 {
+                        b[k] = _mm512_fmadd_ps($ld(p[k].add(i * ES), m), x0, b[k]);
+                    }
+                }
+            }
+            std::array::from_fn(|k| _mm512_reduce_add_ps(_mm512_add_ps(a[k], b[k])))
+        }
+    };
+}
+
+float_dot4!(dot4_f32, ld_f32, 4);
+float_dot4!(dot4_f16, ld_f16, 2);
+float_dot4!(dot4_bf16, ld_bf16, 2);
+
+#[inline]
+fn blocks(r: &[&[u8]; 4], x: &[f32], block_bytes: usize) -> usize {
+    assert!(x.len().is_multiple_of(QK8_0), "cols not a block multiple");
+    let nb = x.len() / QK8_0;
+    for row in r {
+        assert_eq!(row.len(), nb * block_bytes, "row length");
+    }
+    nb
+}
+
+/// Q8_0: 16 int8 → f32 per vector; per block s = Σ q·x, acc += s·d.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
+    let nb = blocks(&r, x, Q8_0_BYTES);
+    let p = r.map(|s| s.as_ptr());
+    let f = |v: __m128i| _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v));
+    let mut acc = [_mm512_setzero_ps(); 4];
+    for b in 0..nb {
+        // SAFETY: b < nb: block b of x (32 floats) and of each row (34 bytes) are in bounds.
+        unsafe {
+            let xp = x.as_ptr().add(b * QK8_0);
+            let (x0, x1) = (_mm512_loadu_ps(xp), _mm512_loadu_ps(xp.add(16)));
+            for k in 0..4 {
+                let blk = p[k].add(b * Q8_0_BYTES);
+                let w0 = f(_mm_loadu_si128(blk.add(2).cast()));
+                let w1 = f(_mm_loadu_si128(blk.add(18).cast()));
+                let s = _mm512_fmadd_ps(w1, x1, _mm512_mul_ps(w0, x0));
+                acc[k] = _mm512_fmadd_ps(s, _mm512_set1_ps(block_scale(blk)), acc[k]);
+            }
+        }
+    }
+    acc.map(|a| _mm512_reduce_add_ps(a))
+}
+
+/// Q4_0: low nibbles are elements 0..16, high nibbles 16..32; minus 8 in int8.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
+    let nb = blocks(&r, x, Q4_0_BYTES);
+    let p = r.map(|s| s.as_ptr());
+    let (m4, eight) = (_mm_set1_epi8(0x0f), _mm_set1_epi8(8));
+    let f = |v: __m128i| _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_sub_epi8(v, eight)));
+    let mut acc = [_mm512_setzero_ps(); 4];
+    for b in 0..nb {
+        // SAFETY: b < nb: block b of x (32 floats) and of each row (18 bytes) are in bounds.
+        unsafe {
+            let xp = x.as_ptr().add(b * QK8_0);
+            let (x0, x1) = (_mm512_loadu_ps(xp), _mm512_loadu_ps(xp.add(16)));
+            for k in 0..4 {
+                let blk = p[k].add(b * Q4_0_BYTES);
+                let q = _mm_loadu_si128(blk.add(2).cast());
+                let w0 = f(_mm_and_si128(q, m4));
+                let w1 = f(_mm_and_si128(_mm_srli_epi16::<4>(q), m4));
+                let s = _mm512_fmadd_ps(w1, x1, _mm512_mul_ps(w0, x0));
+                acc[k] = _mm512_fmadd_ps(s, _mm512_set1_ps(block_scale(blk)), acc[k]);
+            }
+        }
+    }
+    acc.map(|a| _mm512_reduce_add_ps(a))
+}
