@@ -9,7 +9,10 @@
 /// out[c] = Σ_k state[c,k]·w[c,k] (k ascending) + bias[c]. No activation.
 pub fn conv1d_step(state: &mut [f32], x: &[f32], w: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
     let c = x.len();
-    assert!(c > 0 && state.len().is_multiple_of(c), "conv1d_step: state length");
+    assert!(
+        c > 0 && state.len().is_multiple_of(c),
+        "conv1d_step: state length"
+    );
     let k = state.len() / c;
     assert!(k > 0, "conv1d_step: empty kernel");
     assert_eq!(w.len(), state.len(), "conv1d_step: weight length");
