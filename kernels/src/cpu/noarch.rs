@@ -15,3 +15,5 @@ pub(crate) fn dot4_q8act(_: Path, _: GgmlType) -> Option<Dot4Q> {
 pub(crate) fn quantize_q8(_: Path, _: &[f32], _: &mut [i8], _: &mut [f32]) -> bool {
     false
 }
+
+pub(crate) use super::ops_none as ops;

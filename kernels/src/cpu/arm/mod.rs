@@ -25,3 +25,5 @@ impl Dotprod {
         std::arch::is_aarch64_feature_detected!("dotprod").then_some(Dotprod(()))
     }
 }
+
+pub(crate) use super::ops_none as ops;

@@ -9,6 +9,7 @@
 
 mod avx2;
 mod avx512;
+pub(crate) mod ops;
 
 use super::dispatch::Path;
 use super::rows::{Dot4F, Dot4Q};

@@ -1,8 +1,13 @@
 //! AVX2 + FMA + F16C kernels (256-bit). Every `#[target_feature]` function here is reached
 //! only through an [`Avx2`] token (or an [`super::Avx512`] one, which implies it).
 
+pub(super) mod attn;
+pub(super) mod conv;
+pub(super) mod exp;
 mod matvec;
+pub(super) mod norm;
 pub(super) mod q8;
+pub(super) mod ssm;
 
 pub(super) use q8::quantize_q8;
 
