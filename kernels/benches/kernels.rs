@@ -233,7 +233,11 @@ fn bench_pool(c: &mut Criterion) {
     for threads in [1, 2] {
         let pool = ThreadPool::new(threads);
         g.bench_function(format!("dispatch-join/{threads}t"), |b| {
-            b.iter(|| pool.run(&|i, n| black_box((i, n)).0))
+            b.iter(|| {
+                pool.run(&|i, n| {
+                    black_box((i, n));
+                })
+            })
         });
     }
     g.finish();
