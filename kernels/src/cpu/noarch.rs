@@ -16,4 +16,4 @@ pub(crate) fn quantize_q8(_: Path, _: &[f32], _: &mut [i8], _: &mut [f32]) -> bo
     false
 }
 
-pub(crate) use super::ops_none as ops;
+pub(super) use super::ops_none as ops;
