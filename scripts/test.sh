@@ -12,5 +12,4 @@ echo "== lint"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== tests"
 cargo test --workspace
-echo "== aarch64 kernels (qemu)"
 bash scripts/test-arm.sh
