@@ -17,8 +17,16 @@ use weft_kernels::cpu::ssm::{Mamba2Dims, ssm_step_mamba1_on, ssm_step_mamba2_hea
 use weft_kernels::pool::ThreadPool;
 use weft_kernels::quant::quantize;
 
-/// Bytes of weights cycled through: several times the largest last-level cache.
+/// Bytes of weights cycled through: several times the largest last-level cache. Override with
+/// `WEFT_BENCH_WS=<bytes>` (e.g. 1 to measure cache-resident compute throughput).
 const WORKING_SET: usize = 160 << 20;
+
+fn working_set() -> usize {
+    std::env::var("WEFT_BENCH_WS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(WORKING_SET)
+}
 
 /// (rows, cols): Mamba-2 130M out_proj, a 1B-class square projection, a 1B-class down_proj.
 const SHAPES: [(usize, usize); 3] = [(768, 1536), (2048, 2048), (2048, 8192)];
@@ -61,7 +69,7 @@ struct WeightSet {
 impl WeightSet {
     fn new(ty: GgmlType, rows: usize, cols: usize) -> Self {
         let one = quantize(ty, &values(rows * cols, 7)).unwrap();
-        let n = WORKING_SET.div_ceil(one.len()).max(2);
+        let n = working_set().div_ceil(one.len()).max(2);
         WeightSet {
             ty,
             rows,

@@ -24,7 +24,7 @@ pub mod ssm;
 mod arm;
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 mod noarch;
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 mod ops_none;
 #[cfg(target_arch = "x86_64")]
 mod x86;

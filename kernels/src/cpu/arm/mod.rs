@@ -4,14 +4,14 @@
 //! with one in hand is sound.
 
 mod dotprod;
+mod exp;
 mod matvec;
+pub(super) mod ops;
 mod q8;
 
 use super::dispatch::Path;
 use super::rows::{Dot4F, Dot4Q};
 use crate::dtype::GgmlType;
-
-pub(super) use super::ops_none as ops;
 
 /// Proof of the dotprod extension (ARMv8.2 SDOT/UDOT).
 #[derive(Clone, Copy, Debug)]

@@ -4,7 +4,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{block_scale, hsum4};
+use super::{block_scale8, hsum4, prefetch};
 use crate::quant::{Q4_0_BYTES, Q8_0_BYTES, QK8_0};
 
 /// 8 f32 weights at `p`.
@@ -55,6 +55,7 @@ macro_rules! float_dot4 {
                     let x0 = _mm256_loadu_ps(xp.add(i));
                     let x1 = _mm256_loadu_ps(xp.add(i + 8));
                     for k in 0..4 {
+                        prefetch(p[k].add(i * ES));
                         a[k] = _mm256_fmadd_ps($ld(p[k].add(i * ES)), x0, a[k]);
                         b[k] = _mm256_fmadd_ps($ld(p[k].add((i + 8) * ES)), x1, b[k]);
                     }
@@ -126,12 +127,13 @@ pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
             let xs = [0, 8, 16, 24].map(|o| _mm256_loadu_ps(xp.add(o)));
             for k in 0..4 {
                 let blk = p[k].add(b * Q8_0_BYTES);
+                prefetch(blk);
                 let q = blk.add(2);
                 let mut s = _mm256_mul_ps(ld_i8x8(q), xs[0]);
                 s = _mm256_fmadd_ps(ld_i8x8(q.add(8)), xs[1], s);
                 s = _mm256_fmadd_ps(ld_i8x8(q.add(16)), xs[2], s);
                 s = _mm256_fmadd_ps(ld_i8x8(q.add(24)), xs[3], s);
-                acc[k] = _mm256_fmadd_ps(s, _mm256_set1_ps(block_scale(blk)), acc[k]);
+                acc[k] = _mm256_fmadd_ps(s, block_scale8(blk), acc[k]);
             }
         }
     }
@@ -153,6 +155,7 @@ pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
             let xs = [0, 8, 16, 24].map(|o| _mm256_loadu_ps(xp.add(o)));
             for k in 0..4 {
                 let blk = p[k].add(b * Q4_0_BYTES);
+                prefetch(blk);
                 let q = _mm_loadu_si128(blk.add(2).cast());
                 let lo = _mm_sub_epi8(_mm_and_si128(q, m4), eight);
                 let hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16::<4>(q), m4), eight);
@@ -160,7 +163,7 @@ pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
                 s = _mm256_fmadd_ps(f(_mm_srli_si128::<8>(lo)), xs[1], s);
                 s = _mm256_fmadd_ps(f(hi), xs[2], s);
                 s = _mm256_fmadd_ps(f(_mm_srli_si128::<8>(hi)), xs[3], s);
-                acc[k] = _mm256_fmadd_ps(s, _mm256_set1_ps(block_scale(blk)), acc[k]);
+                acc[k] = _mm256_fmadd_ps(s, block_scale8(blk), acc[k]);
             }
         }
     }

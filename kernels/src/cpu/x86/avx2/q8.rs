@@ -3,7 +3,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{Avx2, block_scale, hmax, hsum4};
+use super::{Avx2, block_scale8, hmax, hsum4, prefetch};
 use crate::cpu::matvec_q8::Q8Row;
 use crate::quant::{Q4_0_BYTES, Q8_0_BYTES, QK8_0};
 
@@ -73,12 +73,13 @@ pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
         // are in bounds (checked by `blocks`).
         unsafe {
             let xq = _mm256_loadu_si256(x.qs.as_ptr().add(b * QK8_0).cast());
-            let dx = *x.d.get_unchecked(b);
+            let dx = _mm256_set1_ps(*x.d.get_unchecked(b));
             for k in 0..4 {
                 let blk = p[k].add(b * Q8_0_BYTES);
+                prefetch(blk);
                 let wq = _mm256_loadu_si256(blk.add(2).cast());
                 let s = _mm256_cvtepi32_ps(dot_i8(wq, xq));
-                acc[k] = _mm256_fmadd_ps(s, _mm256_set1_ps(block_scale(blk) * dx), acc[k]);
+                acc[k] = _mm256_fmadd_ps(s, _mm256_mul_ps(block_scale8(blk), dx), acc[k]);
             }
         }
     }
@@ -100,17 +101,18 @@ pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
         // SAFETY: as in `dot4_q8_0` (18-byte blocks).
         unsafe {
             let xq = _mm256_loadu_si256(x.qs.as_ptr().add(b * QK8_0).cast());
-            let dx = *x.d.get_unchecked(b);
+            let dx = _mm256_set1_ps(*x.d.get_unchecked(b));
             let corr = _mm256_madd_epi16(_mm256_maddubs_epi16(eights, xq), ones);
             for k in 0..4 {
                 let blk = p[k].add(b * Q4_0_BYTES);
+                prefetch(blk);
                 let q = _mm_loadu_si128(blk.add(2).cast());
                 let lo = _mm_and_si128(q, m4);
                 let hi = _mm_and_si128(_mm_srli_epi16::<4>(q), m4);
                 let nib = _mm256_set_m128i(hi, lo);
                 let i = _mm256_madd_epi16(_mm256_maddubs_epi16(nib, xq), ones);
                 let s = _mm256_cvtepi32_ps(_mm256_sub_epi32(i, corr));
-                acc[k] = _mm256_fmadd_ps(s, _mm256_set1_ps(block_scale(blk) * dx), acc[k]);
+                acc[k] = _mm256_fmadd_ps(s, _mm256_mul_ps(block_scale8(blk), dx), acc[k]);
             }
         }
     }

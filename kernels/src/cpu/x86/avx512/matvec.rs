@@ -2,7 +2,7 @@
 
 use std::arch::x86_64::*;
 
-use crate::cpu::x86::avx2::block_scale;
+use crate::cpu::x86::avx2::prefetch;
 use crate::quant::{Q4_0_BYTES, Q8_0_BYTES, QK8_0};
 
 /// 16 f32 weights at `p` (lanes outside `m` read as 0 and are not accessed).
@@ -30,6 +30,18 @@ unsafe fn ld_bf16(p: *const u8, m: __mmask16) -> __m512 {
 
 const ALL: __mmask16 = 0xffff;
 
+/// The fp16 block scale at `p` in all 16 lanes (broadcast, then convert: no merging insert).
+///
+/// # Safety
+/// `p` must be valid for reading 2 bytes.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+unsafe fn block_scale16(p: *const u8) -> __m512 {
+    // SAFETY: the caller guarantees 2 readable bytes.
+    let bits = unsafe { p.cast::<i16>().read_unaligned() };
+    _mm512_cvtph_ps(_mm256_set1_epi16(bits))
+}
+
 /// A four-row kernel over a float type (see the AVX2 one): 32 columns per step in two
 /// accumulators per row, then 16, then one masked step for the tail.
 macro_rules! float_dot4 {
@@ -52,6 +64,7 @@ macro_rules! float_dot4 {
                     let x0 = _mm512_loadu_ps(xp.add(i));
                     let x1 = _mm512_loadu_ps(xp.add(i + 16));
                     for k in 0..4 {
+                        prefetch(p[k].add(i * ES));
                         a[k] = _mm512_fmadd_ps($ld(p[k].add(i * ES), ALL), x0, a[k]);
                         b[k] = _mm512_fmadd_ps($ld(p[k].add((i + 16) * ES), ALL), x1, b[k]);
                     }
@@ -112,10 +125,11 @@ pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
             let (x0, x1) = (_mm512_loadu_ps(xp), _mm512_loadu_ps(xp.add(16)));
             for k in 0..4 {
                 let blk = p[k].add(b * Q8_0_BYTES);
+                prefetch(blk);
                 let w0 = f(_mm_loadu_si128(blk.add(2).cast()));
                 let w1 = f(_mm_loadu_si128(blk.add(18).cast()));
                 let s = _mm512_fmadd_ps(w1, x1, _mm512_mul_ps(w0, x0));
-                acc[k] = _mm512_fmadd_ps(s, _mm512_set1_ps(block_scale(blk)), acc[k]);
+                acc[k] = _mm512_fmadd_ps(s, block_scale16(blk), acc[k]);
             }
         }
     }
@@ -137,11 +151,12 @@ pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
             let (x0, x1) = (_mm512_loadu_ps(xp), _mm512_loadu_ps(xp.add(16)));
             for k in 0..4 {
                 let blk = p[k].add(b * Q4_0_BYTES);
+                prefetch(blk);
                 let q = _mm_loadu_si128(blk.add(2).cast());
                 let w0 = f(_mm_and_si128(q, m4));
                 let w1 = f(_mm_and_si128(_mm_srli_epi16::<4>(q), m4));
                 let s = _mm512_fmadd_ps(w1, x1, _mm512_mul_ps(w0, x0));
-                acc[k] = _mm512_fmadd_ps(s, _mm512_set1_ps(block_scale(blk)), acc[k]);
+                acc[k] = _mm512_fmadd_ps(s, block_scale16(blk), acc[k]);
             }
         }
     }
