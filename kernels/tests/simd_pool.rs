@@ -125,3 +125,36 @@ fn zero_threads_means_physical_cores_and_drop_joins() {
     let r = split_range(10, 4, 1, 2);
     assert_eq!(r, 8..10);
 }
+
+/// Dispatch + join latency percentiles (diagnostic; run with
+/// `cargo test --release -p weft-kernels --test simd_pool -- --ignored --nocapture`).
+/// Percentiles separate the pool's own cost (p50 when every thread has a core) from
+/// scheduler preemption on a busy machine (the tail).
+#[test]
+#[ignore]
+fn dispatch_latency_percentiles() {
+    for threads in [2, 3] {
+        let pool = ThreadPool::new(threads);
+        let mut t = Vec::with_capacity(100_000);
+        for _ in 0..1000 {
+            pool.run(&|_, _| {});
+        }
+        for _ in 0..100_000 {
+            let s = std::time::Instant::now();
+            pool.run(&|i, _| {
+                std::hint::black_box(i);
+            });
+            t.push(s.elapsed().as_nanos() as u64);
+        }
+        t.sort_unstable();
+        let p = |q: f64| t[((t.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
+        eprintln!(
+            "pool {threads} threads: dispatch+join p10 {:.2} µs, p50 {:.2} µs, p90 {:.2} µs, p99 {:.1} µs, mean {:.2} µs",
+            p(0.1),
+            p(0.5),
+            p(0.9),
+            p(0.99),
+            t.iter().sum::<u64>() as f64 / t.len() as f64 / 1000.0
+        );
+    }
+}
