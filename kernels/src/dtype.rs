@@ -209,7 +209,11 @@ mod tests {
         for t in GgmlType::ALL {
             assert_eq!(GgmlType::from_id(t.id()), Some(t));
         }
-        assert_eq!(GgmlType::from_id(4), None, "id 4 (Q4_2) was removed from ggml");
+        assert_eq!(
+            GgmlType::from_id(4),
+            None,
+            "id 4 (Q4_2) was removed from ggml"
+        );
         assert_eq!(GgmlType::from_id(43), None);
     }
 

@@ -4,4 +4,7 @@ pub mod cpu;
 pub mod dtype;
 pub mod quant;
 
+#[cfg(test)]
+mod testutil;
+
 pub use dtype::GgmlType;

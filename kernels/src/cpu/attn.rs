@@ -1,0 +1,243 @@
+//! Attention of one query token over cached key/value slots, with GQA, f32 softmax.
+//!
+//! `keys`/`values` are `[n_slots, kv_heads·hd]` (one row per cached position). Slot order does
+//! not matter (softmax is permutation-invariant); the caller passes only valid slots (causal
+//! masking and ring-buffer bookkeeping are the caller's). Heads are independent: `attend_heads`
+//! computes a head range, for threading.
+
+use std::ops::Range;
+
+use super::act::softmax_inplace;
+use super::dot::dot;
+
+/// out[h] = Σ_s softmax_s(scale · q[h]·k[s, h/rep]) · v[s, h/rep] for all `heads`, where
+/// rep = heads / kv_heads (kv head j serves query heads j·rep .. j·rep+rep−1).
+/// `q`, `out`: `[heads·hd]`; `scores_scratch.len() >= n_slots`. With `n_slots == 0` the output
+/// is all zeros.
+#[allow(clippy::too_many_arguments)]
+pub fn attend(
+    q: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    n_slots: usize,
+    heads: usize,
+    kv_heads: usize,
+    hd: usize,
+    scale: f32,
+    scores_scratch: &mut [f32],
+    out: &mut [f32],
+) {
+    attend_heads(
+        q,
+        keys,
+        values,
+        n_slots,
+        heads,
+        kv_heads,
+        hd,
+        scale,
+        scores_scratch,
+        0..heads,
+        out,
+    );
+}
+
+/// [`attend`] for the query heads in `head_range` only: `q` is still the full `[heads·hd]`
+/// query; `out` is `[head_range.len()·hd]` (just those heads).
+#[allow(clippy::too_many_arguments)]
+pub fn attend_heads(
+    q: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    n_slots: usize,
+    heads: usize,
+    kv_heads: usize,
+    hd: usize,
+    scale: f32,
+    scores_scratch: &mut [f32],
+    head_range: Range<usize>,
+    out: &mut [f32],
+) {
+    assert!(
+        kv_heads > 0 && heads % kv_heads == 0,
+        "attend: heads {heads} not a multiple of kv_heads {kv_heads}"
+    );
+    assert_eq!(q.len(), heads * hd, "attend: q length");
+    let row = kv_heads * hd;
+    assert!(
+        keys.len() >= n_slots * row && values.len() >= n_slots * row,
+        "attend: kv length"
+    );
+    assert!(
+        scores_scratch.len() >= n_slots,
+        "attend: scores scratch too small"
+    );
+    assert!(
+        head_range.start <= head_range.end && head_range.end <= heads,
+        "attend: head range"
+    );
+    assert_eq!(out.len(), head_range.len() * hd, "attend: out length");
+    let rep = heads / kv_heads;
+    let scores = &mut scores_scratch[..n_slots];
+    for (h, o) in head_range.zip(out.chunks_exact_mut(hd)) {
+        let kvh = h / rep;
+        let qh = &q[h * hd..(h + 1) * hd];
+        for (s, sc) in scores.iter_mut().enumerate() {
+            let k = &keys[s * row + kvh * hd..s * row + (kvh + 1) * hd];
+            *sc = dot(qh, k) * scale;
+        }
+        softmax_inplace(scores);
+        o.fill(0.0);
+        for (s, &p) in scores.iter().enumerate() {
+            let v = &values[s * row + kvh * hd..s * row + (kvh + 1) * hd];
+            for (oi, &vi) in o.iter_mut().zip(v) {
+                *oi += p * vi;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{Rng, alloc_count, assert_close};
+
+    /// Naive f64 attention with GQA.
+    #[allow(clippy::too_many_arguments)]
+    fn naive(
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        slots: usize,
+        heads: usize,
+        kvh: usize,
+        hd: usize,
+        scale: f32,
+    ) -> Vec<f32> {
+        let rep = heads / kvh;
+        let mut out = vec![0.0; heads * hd];
+        for h in 0..heads {
+            let j = h / rep;
+            let sc: Vec<f64> = (0..slots)
+                .map(|s| {
+                    (0..hd)
+                        .map(|i| q[h * hd + i] as f64 * k[(s * kvh + j) * hd + i] as f64)
+                        .sum::<f64>()
+                        * scale as f64
+                })
+                .collect();
+            let m = sc.iter().cloned().fold(f64::MIN, f64::max);
+            let z: f64 = sc.iter().map(|s| (s - m).exp()).sum();
+            for i in 0..hd {
+                let acc: f64 = (0..slots)
+                    .map(|s| (sc[s] - m).exp() / z * v[(s * kvh + j) * hd + i] as f64)
+                    .sum();
+                out[h * hd + i] = acc as f32;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn gqa_matches_f64_and_head_ranges_are_exact() {
+        let mut r = Rng::new(51);
+        for (heads, kvh, hd, slots) in [(4, 2, 8, 5), (8, 1, 16, 33), (2, 2, 4, 1)] {
+            let q = r.normal_vec(heads * hd);
+            let k = r.normal_vec(slots * kvh * hd);
+            let v = r.normal_vec(slots * kvh * hd);
+            let scale = 1.0 / (hd as f32).sqrt();
+            let mut scratch = vec![0.0; slots + 3];
+            let mut out = vec![f32::NAN; heads * hd];
+            let (n, ()) = alloc_count::count(|| {
+                attend(
+                    &q,
+                    &k,
+                    &v,
+                    slots,
+                    heads,
+                    kvh,
+                    hd,
+                    scale,
+                    &mut scratch,
+                    &mut out,
+                )
+            });
+            assert_eq!(n, 0, "attend allocated");
+            assert_close(
+                &out,
+                &naive(&q, &k, &v, slots, heads, kvh, hd, scale),
+                1e-6,
+                1e-5,
+            );
+
+            let mut part = vec![f32::NAN; (heads - 1) * hd];
+            let range = 1..heads;
+            attend_heads(
+                &q,
+                &k,
+                &v,
+                slots,
+                heads,
+                kvh,
+                hd,
+                scale,
+                &mut scratch,
+                range,
+                &mut part,
+            );
+            assert_eq!(part, out[hd..]);
+        }
+    }
+
+    #[test]
+    fn one_slot_returns_its_value_and_zero_slots_return_zero() {
+        let mut r = Rng::new(52);
+        let (q, k, v) = (r.normal_vec(8), r.normal_vec(4), r.normal_vec(4));
+        let mut out = vec![0.0; 8];
+        attend(&q, &k, &v, 1, 2, 1, 4, 0.5, &mut [0.0], &mut out);
+        assert_eq!(out[..4], v[..]);
+        assert_eq!(out[4..], v[..]);
+        attend(&q, &[], &[], 0, 2, 1, 4, 0.5, &mut [], &mut out);
+        assert_eq!(out, [0.0; 8]);
+    }
+
+    #[test]
+    fn slot_order_does_not_matter() {
+        let mut r = Rng::new(53);
+        let (heads, kvh, hd, slots) = (2, 1, 8, 6);
+        let q = r.normal_vec(heads * hd);
+        let k = r.normal_vec(slots * hd);
+        let v = r.normal_vec(slots * hd);
+        let order = [3, 0, 5, 1, 4, 2];
+        let shuffle = |m: &[f32]| -> Vec<f32> {
+            order
+                .iter()
+                .flat_map(|&s| m[s * hd..(s + 1) * hd].to_vec())
+                .collect()
+        };
+        let (ks, vs) = (shuffle(&k), shuffle(&v));
+        let (mut a, mut b) = (vec![0.0; heads * hd], vec![0.0; heads * hd]);
+        let mut sc = [0.0; 6];
+        attend(&q, &k, &v, slots, heads, kvh, hd, 0.3, &mut sc, &mut a);
+        attend(&q, &ks, &vs, slots, heads, kvh, hd, 0.3, &mut sc, &mut b);
+        // Only the summation order changes: f32 rounding, 1e-6.
+        assert_close(&a, &b, 1e-6, 1e-6);
+    }
+
+    #[test]
+    #[should_panic(expected = "scores scratch too small")]
+    fn small_scratch_is_rejected() {
+        attend(
+            &[0.0; 4],
+            &[0.0; 8],
+            &[0.0; 8],
+            2,
+            1,
+            1,
+            4,
+            1.0,
+            &mut [0.0],
+            &mut [0.0; 4],
+        );
+    }
+}

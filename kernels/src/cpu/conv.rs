@@ -1,0 +1,115 @@
+//! One decode step of the causal depthwise conv1d with a K-wide state (SPEC.md §0.5, §0.6).
+//!
+//! `state` is `[C, K]` channel-major, oldest input first, newest at index K−1 (HF layout);
+//! `w` is the squeezed conv weight `[C, K]` (`conv1d.weight[:, 0, :]`). C = `x.len()`,
+//! K = `state.len() / C`. Channels are independent: for threading, split all per-channel
+//! slices (state, w, x, bias, out) at the same channel boundary.
+
+/// Shift each channel's state left by one, store `x` at K−1, then
+/// out[c] = Σ_k state[c,k]·w[c,k] (k ascending) + bias[c]. No activation.
+pub fn conv1d_step(state: &mut [f32], x: &[f32], w: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+    let c = x.len();
+    assert!(c > 0 && state.len() % c == 0, "conv1d_step: state length");
+    let k = state.len() / c;
+    assert!(k > 0, "conv1d_step: empty kernel");
+    assert_eq!(w.len(), state.len(), "conv1d_step: weight length");
+    assert_eq!(out.len(), c, "conv1d_step: out length");
+    if let Some(b) = bias {
+        assert_eq!(b.len(), c, "conv1d_step: bias length");
+    }
+    for (ch, ((s, wc), o)) in state
+        .chunks_exact_mut(k)
+        .zip(w.chunks_exact(k))
+        .zip(out.iter_mut())
+        .enumerate()
+    {
+        s.copy_within(1.., 0);
+        s[k - 1] = x[ch];
+        // HF: sum(conv_state * w, dim=-1), then + bias.
+        let acc = s.iter().zip(wc).fold(0.0f32, |a, (&si, &wi)| a + si * wi);
+        *o = match bias {
+            Some(b) => acc + b[ch],
+            None => acc,
+        };
+    }
+}
+
+/// [`conv1d_step`] followed by silu (the Mamba conv activation).
+pub fn conv1d_step_silu(
+    state: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    conv1d_step(state, x, w, bias, out);
+    super::act::silu_inplace(out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{Rng, assert_close};
+
+    #[test]
+    fn hand_computed_step() {
+        // C = 1, K = 3: state [1, 2, 3] → shift → [2, 3, x=4]; w = [1, 10, 100]; bias 0.5.
+        let mut s = [1.0, 2.0, 3.0];
+        let mut out = [0.0];
+        conv1d_step(&mut s, &[4.0], &[1.0, 10.0, 100.0], Some(&[0.5]), &mut out);
+        assert_eq!(s, [2.0, 3.0, 4.0]);
+        assert_eq!(out, [2.0 + 30.0 + 400.0 + 0.5]);
+    }
+
+    /// Stepping from a zero state reproduces the zero-padded causal conv of SPEC.md §0.5, and
+    /// the state ends as the last K inputs (§0.6).
+    #[test]
+    fn steps_equal_causal_conv_over_a_sequence() {
+        let mut r = Rng::new(21);
+        let (c, k, len) = (5, 4, 7);
+        let w = r.normal_vec(c * k);
+        let bias = r.normal_vec(c);
+        let u: Vec<Vec<f32>> = (0..len).map(|_| r.normal_vec(c)).collect();
+        let mut state = vec![0.0; c * k];
+        for t in 0..len {
+            let mut out = vec![0.0; c];
+            conv1d_step_silu(&mut state, &u[t], &w, Some(&bias), &mut out);
+            let want: Vec<f32> = (0..c)
+                .map(|ch| {
+                    let mut acc = bias[ch] as f64;
+                    for j in 0..k {
+                        if let Some(src) = (t + j).checked_sub(k - 1) {
+                            acc += w[ch * k + j] as f64 * u[src][ch] as f64;
+                        }
+                    }
+                    (acc / (1.0 + (-acc).exp())) as f32
+                })
+                .collect();
+            assert_close(&out, &want, 1e-6, 1e-5);
+        }
+        for ch in 0..c {
+            for j in 0..k {
+                assert_eq!(state[ch * k + j], u[len - k + j][ch]);
+            }
+        }
+    }
+
+    #[test]
+    fn no_bias_means_zero_bias() {
+        let mut r = Rng::new(22);
+        let w = r.normal_vec(8);
+        let x = r.normal_vec(2);
+        let (mut s1, mut s2) = (r.normal_vec(8), vec![0.0; 8]);
+        s2.copy_from_slice(&s1);
+        let (mut a, mut b) = ([0.0; 2], [0.0; 2]);
+        conv1d_step(&mut s1, &x, &w, None, &mut a);
+        conv1d_step(&mut s2, &x, &w, Some(&[0.0, 0.0]), &mut b);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    #[should_panic(expected = "conv1d_step: weight length")]
+    fn rejects_weight_of_wrong_size() {
+        conv1d_step(&mut [0.0; 8], &[0.0; 2], &[0.0; 6], None, &mut [0.0; 2]);
+    }
+}

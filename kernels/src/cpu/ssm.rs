@@ -1,0 +1,317 @@
+//! One decode step of the selective-scan recurrence: Mamba-1 (SPEC.md §1.4 steps 8–9) and
+//! Mamba-2 (SPEC.md §2.5 steps 7–8). State is f32 and updated in place.
+//!
+//! Threading: Mamba-1 channels are independent — split the per-channel slices (state, x, dt,
+//! a, d, y) at one channel boundary and call again; Mamba-2 takes a head range.
+
+use std::ops::Range;
+
+/// Mamba-1, `I` channels, state size `N` (= `b.len()`):
+/// h[i,n] = exp(dt[i]·a[i,n])·h[i,n] + (dt[i]·b[n])·x[i];  y[i] = Σ_n h[i,n]·c[n] + d[i]·x[i].
+/// `state`, `a`: `[I, N]`; `x`, `dt` (already softplus'ed), `d`, `y`: `[I]`; `a` = −exp(A_log).
+#[allow(clippy::too_many_arguments)]
+pub fn ssm_step_mamba1(
+    state: &mut [f32],
+    x: &[f32],
+    dt: &[f32],
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    d: &[f32],
+    y: &mut [f32],
+) {
+    let (ni, n) = (x.len(), b.len());
+    assert!(n > 0, "ssm_step_mamba1: empty state");
+    assert_eq!(c.len(), n, "ssm_step_mamba1: c length");
+    assert_eq!(state.len(), ni * n, "ssm_step_mamba1: state length");
+    assert_eq!(a.len(), ni * n, "ssm_step_mamba1: a length");
+    assert!(
+        dt.len() == ni && d.len() == ni && y.len() == ni,
+        "ssm_step_mamba1: [I] lengths"
+    );
+    for i in 0..ni {
+        let (xi, dti) = (x[i], dt[i]);
+        let h = &mut state[i * n..(i + 1) * n];
+        let ai = &a[i * n..(i + 1) * n];
+        let mut acc = 0.0f32;
+        for k in 0..n {
+            h[k] = (dti * ai[k]).exp() * h[k] + (dti * b[k]) * xi;
+            acc += h[k] * c[k];
+        }
+        y[i] = acc + d[i] * xi;
+    }
+}
+
+/// Mamba-2 sizes: `nh` heads of dim `p`, state size `n`, `g` B/C groups (`nh % g == 0`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mamba2Dims {
+    pub nh: usize,
+    pub p: usize,
+    pub n: usize,
+    pub g: usize,
+}
+
+/// Mamba-2 step for all heads. `state` `[nh, P, N]`, `x`/`y` `[nh·P]`, `dt` (softplus'ed,
+/// clamped by the caller if needed), `a` (= −exp(A_log)), `d`: `[nh]`; `b`, `c`: `[G·N]`.
+#[allow(clippy::too_many_arguments)]
+pub fn ssm_step_mamba2(
+    state: &mut [f32],
+    x: &[f32],
+    dt: &[f32],
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    d: &[f32],
+    dims: Mamba2Dims,
+    y: &mut [f32],
+) {
+    ssm_step_mamba2_heads(state, x, dt, a, b, c, d, dims, 0..dims.nh, y);
+}
+
+/// Mamba-2 step for the heads in `heads` only. Every per-head slice covers just that range
+/// (`state` `[len, P, N]`, `x`/`y` `[len·P]`, `dt`/`a`/`d` `[len]`); `b`, `c` are the full
+/// `[G·N]`. Head h (absolute) reads group h / (nh/G):
+/// s[h,p,n] = exp(dt[h]·a[h])·s[h,p,n] + (dt[h]·b[g,n])·x[h,p];  y[h,p] = Σ_n s·c[g,n] + d[h]·x[h,p].
+#[allow(clippy::too_many_arguments)]
+pub fn ssm_step_mamba2_heads(
+    state: &mut [f32],
+    x: &[f32],
+    dt: &[f32],
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    d: &[f32],
+    dims: Mamba2Dims,
+    heads: Range<usize>,
+    y: &mut [f32],
+) {
+    let Mamba2Dims { nh, p, n, g } = dims;
+    assert!(
+        g > 0 && nh % g == 0,
+        "ssm_step_mamba2: nh={nh} not divisible by G={g}"
+    );
+    assert!(
+        heads.start <= heads.end && heads.end <= nh,
+        "ssm_step_mamba2: head range"
+    );
+    let len = heads.len();
+    assert_eq!(state.len(), len * p * n, "ssm_step_mamba2: state length");
+    assert!(
+        x.len() == len * p && y.len() == len * p,
+        "ssm_step_mamba2: x/y length"
+    );
+    assert!(
+        dt.len() == len && a.len() == len && d.len() == len,
+        "ssm_step_mamba2: [heads] lengths"
+    );
+    assert!(
+        b.len() == g * n && c.len() == g * n,
+        "ssm_step_mamba2: b/c length"
+    );
+    let heads_per_group = nh / g;
+    for (j, h) in heads.enumerate() {
+        let grp = h / heads_per_group;
+        let (bg, cg) = (&b[grp * n..(grp + 1) * n], &c[grp * n..(grp + 1) * n]);
+        let (dth, dh) = (dt[j], d[j]);
+        let da = (dth * a[j]).exp();
+        for pi in 0..p {
+            let row = j * p + pi;
+            let xv = x[row];
+            let s = &mut state[row * n..(row + 1) * n];
+            let mut acc = 0.0f32;
+            for k in 0..n {
+                s[k] = s[k] * da + (dth * bg[k]) * xv;
+                acc += s[k] * cg[k];
+            }
+            y[row] = acc + dh * xv;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{Rng, assert_close};
+
+    /// Naive f64 Mamba-2 recurrence (SPEC.md §2.5 steps 7–8).
+    #[allow(clippy::too_many_arguments)]
+    fn naive_mamba2(
+        s: &mut [f64],
+        x: &[f32],
+        dt: &[f32],
+        a: &[f32],
+        b: &[f32],
+        c: &[f32],
+        d: &[f32],
+        dm: Mamba2Dims,
+    ) -> Vec<f32> {
+        let mut y = vec![0.0; dm.nh * dm.p];
+        for h in 0..dm.nh {
+            let g = h / (dm.nh / dm.g);
+            let da = (dt[h] as f64 * a[h] as f64).exp();
+            for p in 0..dm.p {
+                let xv = x[h * dm.p + p] as f64;
+                let mut acc = 0.0;
+                for n in 0..dm.n {
+                    let i = (h * dm.p + p) * dm.n + n;
+                    s[i] = da * s[i] + dt[h] as f64 * xv * b[g * dm.n + n] as f64;
+                    acc += s[i] * c[g * dm.n + n] as f64;
+                }
+                y[h * dm.p + p] = (acc + d[h] as f64 * xv) as f32;
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn mamba1_hand_computed() {
+        // I = 1, N = 2: h = exp(dt·a)·h + dt·b·x; y = h·c + d·x.
+        let mut h = [1.0f32, -2.0];
+        let (x, dt, a, b, c, d) = ([2.0], [0.5], [-1.0, 0.0], [1.0, 3.0], [1.0, 0.5], [0.25]);
+        let mut y = [0.0];
+        ssm_step_mamba1(&mut h, &x, &dt, &a, &b, &c, &d, &mut y);
+        let h0 = (-0.5f32).exp() + 1.0;
+        assert_eq!(h, [h0, -2.0 + 3.0]);
+        assert_eq!(y, [h0 + 0.5 * 1.0 + 0.5]);
+    }
+
+    #[test]
+    fn mamba1_matches_f64_over_steps() {
+        let mut r = Rng::new(31);
+        let (ni, n) = (6, 16);
+        let a: Vec<f32> = (0..ni * n).map(|_| -r.range(0.1, 3.0)).collect();
+        let d = r.normal_vec(ni);
+        let mut state = vec![0.0f32; ni * n];
+        let mut s64 = vec![0.0f64; ni * n];
+        for _ in 0..10 {
+            let x = r.normal_vec(ni);
+            let dt: Vec<f32> = (0..ni).map(|_| r.range(0.001, 0.5)).collect();
+            let (b, c) = (r.normal_vec(n), r.normal_vec(n));
+            let mut y = vec![0.0; ni];
+            ssm_step_mamba1(&mut state, &x, &dt, &a, &b, &c, &d, &mut y);
+            let mut want = vec![0.0f32; ni];
+            for i in 0..ni {
+                let mut acc = 0.0;
+                for k in 0..n {
+                    let j = i * n + k;
+                    s64[j] = (dt[i] as f64 * a[j] as f64).exp() * s64[j]
+                        + dt[i] as f64 * b[k] as f64 * x[i] as f64;
+                    acc += s64[j] * c[k] as f64;
+                }
+                want[i] = (acc + d[i] as f64 * x[i] as f64) as f32;
+            }
+            // f32 recurrence vs f64: ~1e-6 relative per step, 10 steps.
+            assert_close(&y, &want, 1e-5, 1e-4);
+        }
+        let s32: Vec<f32> = s64.iter().map(|&v| v as f32).collect();
+        assert_close(&state, &s32, 1e-5, 1e-4);
+    }
+
+    #[test]
+    fn mamba2_matches_f64_with_groups_and_head_ranges() {
+        let mut r = Rng::new(32);
+        let dm = Mamba2Dims {
+            nh: 4,
+            p: 3,
+            n: 8,
+            g: 2,
+        };
+        let a: Vec<f32> = (0..dm.nh).map(|_| -r.range(0.5, 4.0)).collect();
+        let d = r.normal_vec(dm.nh);
+        let mut state = vec![0.0f32; dm.nh * dm.p * dm.n];
+        let mut split_state = state.clone();
+        let mut s64 = vec![0.0f64; state.len()];
+        for _ in 0..8 {
+            let x = r.normal_vec(dm.nh * dm.p);
+            let dt: Vec<f32> = (0..dm.nh).map(|_| r.range(0.001, 0.5)).collect();
+            let (b, c) = (r.normal_vec(dm.g * dm.n), r.normal_vec(dm.g * dm.n));
+            let mut y = vec![0.0; dm.nh * dm.p];
+            ssm_step_mamba2(&mut state, &x, &dt, &a, &b, &c, &d, dm, &mut y);
+            let want = naive_mamba2(&mut s64, &x, &dt, &a, &b, &c, &d, dm);
+            assert_close(&y, &want, 1e-5, 1e-4);
+
+            // Heads 0..1 and 1..4 separately (as two threads would) give identical bits.
+            let mut y2 = vec![0.0; dm.nh * dm.p];
+            let (s_lo, s_hi) = split_state.split_at_mut(dm.p * dm.n);
+            let (y_lo, y_hi) = y2.split_at_mut(dm.p);
+            let (x_lo, x_hi) = x.split_at(dm.p);
+            ssm_step_mamba2_heads(
+                s_lo,
+                x_lo,
+                &dt[..1],
+                &a[..1],
+                &b,
+                &c,
+                &d[..1],
+                dm,
+                0..1,
+                y_lo,
+            );
+            ssm_step_mamba2_heads(
+                s_hi,
+                x_hi,
+                &dt[1..],
+                &a[1..],
+                &b,
+                &c,
+                &d[1..],
+                dm,
+                1..4,
+                y_hi,
+            );
+            assert_eq!(y2, y);
+            assert_eq!(split_state, state);
+        }
+    }
+
+    /// With P = 1, G = 1 and A constant over N, Mamba-2 is Mamba-1 bit for bit.
+    #[test]
+    fn mamba2_with_unit_heads_equals_mamba1() {
+        let mut r = Rng::new(33);
+        let (ni, n) = (5, 4);
+        let a2: Vec<f32> = (0..ni).map(|_| -r.range(0.1, 2.0)).collect();
+        let a1: Vec<f32> = (0..ni * n).map(|j| a2[j / n]).collect();
+        let (x, d, b, c) = (
+            r.normal_vec(ni),
+            r.normal_vec(ni),
+            r.normal_vec(n),
+            r.normal_vec(n),
+        );
+        let dt: Vec<f32> = (0..ni).map(|_| r.range(0.01, 1.0)).collect();
+        let mut s1 = r.normal_vec(ni * n);
+        let mut s2 = s1.clone();
+        let (mut y1, mut y2) = (vec![0.0; ni], vec![0.0; ni]);
+        ssm_step_mamba1(&mut s1, &x, &dt, &a1, &b, &c, &d, &mut y1);
+        let dm = Mamba2Dims {
+            nh: ni,
+            p: 1,
+            n,
+            g: 1,
+        };
+        ssm_step_mamba2(&mut s2, &x, &dt, &a2, &b, &c, &d, dm, &mut y2);
+        assert_eq!(s1, s2);
+        assert_eq!(y1, y2);
+    }
+
+    #[test]
+    #[should_panic(expected = "not divisible")]
+    fn mamba2_rejects_bad_group_count() {
+        let dm = Mamba2Dims {
+            nh: 3,
+            p: 1,
+            n: 1,
+            g: 2,
+        };
+        ssm_step_mamba2(
+            &mut [0.0; 3],
+            &[0.0; 3],
+            &[0.0; 3],
+            &[0.0; 3],
+            &[0.0; 2],
+            &[0.0; 2],
+            &[0.0; 3],
+            dm,
+            &mut [0.0; 3],
+        );
+    }
+}

@@ -1,1 +1,0 @@
-//! Quantization block formats: quantize / dequantize, bit-exact with ggml's reference.
