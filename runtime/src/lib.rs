@@ -3,4 +3,5 @@
 //! `model.gguf` is memory-mapped into a [`gguf::Gguf`] view; the converter writes GGUF files from
 //! Hugging Face folders.
 
+pub mod convert;
 pub mod gguf;
