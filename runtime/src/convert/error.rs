@@ -88,3 +88,32 @@ impl ConvertError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gguf::GgufError;
+
+    #[test]
+    fn producer_errors_unwrap_to_the_converter_error() {
+        let inner = ConvertError::MissingTensor {
+            name: "x".into(),
+            dir: PathBuf::from("d"),
+        };
+        let e = GgufError::Producer {
+            tensor: "blk.0.x".into(),
+            source: Box::new(inner),
+        };
+        assert!(
+            matches!(ConvertError::from_gguf(e), ConvertError::MissingTensor { name, .. } if name == "x")
+        );
+
+        let other = GgufError::Producer {
+            tensor: "t".into(),
+            source: "boom".into(),
+        };
+        let err = ConvertError::from_gguf(other);
+        assert!(matches!(err, ConvertError::Gguf(_)));
+        assert!(err.to_string().contains('t'), "{err}");
+    }
+}
