@@ -35,7 +35,7 @@ fn edit_weights(
     let path = dir.join("model.safetensors");
     let bytes = std::fs::read(&path).unwrap();
     let st = SafeTensors::deserialize(&bytes).unwrap();
-    let kept: Vec<(String, (Dtype, Vec<usize>, Vec<u8>))> = st
+    let kept: Vec<(String, Raw)> = st
         .tensors()
         .into_iter()
         .filter_map(|(n, v)| f(&n, v.dtype(), v.shape(), v.data()).map(|t| (n, t)))
