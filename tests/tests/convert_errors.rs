@@ -27,11 +27,11 @@ fn edit_config(dir: &Path, f: impl FnOnce(&mut Value)) {
     std::fs::write(path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
 }
 
-/// Rewrites model.safetensors, letting `f` drop (None) or replace (dtype, shape, bytes) tensors.
-fn edit_weights(
-    dir: &Path,
-    f: impl Fn(&str, Dtype, &[usize], &[u8]) -> Option<(Dtype, Vec<usize>, Vec<u8>)>,
-) {
+/// A tensor's dtype, shape and bytes.
+type Raw = (Dtype, Vec<usize>, Vec<u8>);
+
+/// Rewrites model.safetensors, letting `f` drop (None) or replace tensors.
+fn edit_weights(dir: &Path, f: impl Fn(&str, Dtype, &[usize], &[u8]) -> Option<Raw>) {
     let path = dir.join("model.safetensors");
     let bytes = std::fs::read(&path).unwrap();
     let st = SafeTensors::deserialize(&bytes).unwrap();
