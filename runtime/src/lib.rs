@@ -5,6 +5,7 @@
 //! Programs and steps one stream through them in fixed memory.
 
 pub mod backend;
+pub mod convert;
 pub mod error;
 pub mod gguf;
 pub mod model;

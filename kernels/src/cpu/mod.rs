@@ -14,3 +14,57 @@ pub mod moe;
 pub mod norm;
 pub mod rope;
 pub mod ssm;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{Rng, alloc_count};
+
+    /// DESIGN.md invariant 1 at kernel level: no kernel touches the heap.
+    #[test]
+    fn no_kernel_allocates() {
+        let mut r = Rng::new(60);
+        let x = r.normal_vec(64);
+        let (z, w) = (r.normal_vec(64), r.normal_vec(64));
+        let mut out = vec![0.0; 64];
+        let mut state = vec![0.0; 64 * 4];
+        let cw = r.normal_vec(64 * 4);
+        let mut ssm1 = vec![0.0; 64 * 4];
+        let a1 = vec![-1.0; 64 * 4];
+        let dims = ssm::Mamba2Dims {
+            nh: 4,
+            p: 16,
+            n: 4,
+            g: 2,
+        };
+        let mut ssm2 = vec![0.0; 4 * 16 * 4];
+        let table = rope::RopeTable::new(16, 10000.0, rope::RopeMode::Neox);
+        let (mut scratch, mut idx, mut wk) = ([0.0; 8], [0usize; 2], [0.0; 2]);
+        let (n, ()) = alloc_count::count(|| {
+            norm::rms_norm(&x, &w, 1e-5, &mut out);
+            norm::rms_norm_inplace(&mut out, &w, 1e-5);
+            norm::rms_norm_no_weight(&x, 1e-5, &mut out);
+            norm::gated_rms_norm(&x, &z, &w, 4, 1e-5, &mut out);
+            act::silu_mul(&x, &z, &mut out);
+            act::gelu_mul(&x, &z, &mut out);
+            act::softmax_inplace(&mut out);
+            conv::conv1d_step_silu(&mut state, &x, &cw, Some(&w), &mut out);
+            ssm::ssm_step_mamba1(&mut ssm1, &x, &w, &a1, &z[..4], &w[..4], &z, &mut out);
+            ssm::ssm_step_mamba2(
+                &mut ssm2,
+                &x,
+                &w[..4],
+                &z[..4],
+                &x[..8],
+                &z[..8],
+                &w[..4],
+                dims,
+                &mut out,
+            );
+            table.apply(&mut out, 4, 16, 9);
+            rope::rope_inplace(&mut out, 4, 16, 8, 9, 10000.0, rope::RopeMode::Normal);
+            moe::top_k_softmax_no_renorm(&x[..8], 2, &mut scratch, &mut idx, &mut wk);
+        });
+        assert_eq!(n, 0, "{n} allocations");
+    }
+}
