@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use safetensors::{Dtype, SafeTensors};
 
+use crate::convert::{ConvertOptions, OutType, convert_to_bytes};
 use crate::error::{Error, SessionError};
+use crate::gguf::Gguf;
 use crate::model::Model;
 use crate::session::{Input, SessionConfig};
 
@@ -178,5 +180,54 @@ pub fn score(model: &Arc<Model>, reference: &Reference) -> Result<Scores, Parity
     Ok(Scores {
         decode_max_rel,
         prefill_max_rel,
+    })
+}
+
+/// Error budget of each storage type (max relative L2 over positions and paths).
+///
+/// f32 is the correctness bar; the quantized budgets were measured on every fixture with a
+/// margin (see the engine report / docs).
+pub fn tolerance(ty: OutType) -> f64 {
+    match ty {
+        OutType::F32 => 1e-4,
+        OutType::F16 => 5e-3,
+        OutType::Q8_0 => 6e-2,
+        OutType::Q4_0 => 4e-1,
+    }
+}
+
+/// One fixture checked in one storage type.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ParityReport {
+    pub case: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub decode_max_rel: f64,
+    pub prefill_max_rel: f64,
+    pub tolerance: f64,
+    pub pass: bool,
+}
+
+/// Converts the Hugging Face fixture folder `dir` in memory to `ty`, loads it and scores both
+/// paths against `dir/reference.safetensors`.
+pub fn check_fixture(dir: &Path, ty: OutType) -> Result<ParityReport, ParityError> {
+    let bytes = convert_to_bytes(dir, &ConvertOptions::new(ty))
+        .map_err(|e| ParityError::Convert(e.to_string()))?;
+    let gguf = Gguf::from_bytes(bytes).map_err(Error::from)?;
+    let model = Arc::new(Model::from_gguf(gguf).map_err(Error::from)?);
+    let reference = Reference::load(&dir.join("reference.safetensors"))?;
+    let scores = score(&model, &reference)?;
+    let tolerance = tolerance(ty);
+    let case = dir.file_name().map_or_else(
+        || dir.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    Ok(ParityReport {
+        case,
+        ty: ty.to_string(),
+        decode_max_rel: scores.decode_max_rel,
+        prefill_max_rel: scores.prefill_max_rel,
+        tolerance,
+        pass: scores.decode_max_rel <= tolerance && scores.prefill_max_rel <= tolerance,
     })
 }

@@ -11,9 +11,12 @@
 
 mod builder;
 mod op;
+mod place;
+mod vocab;
 
-pub use builder::{AttnShape, ProgramBuilder, Scan, Val};
+pub use builder::{ProgramBuilder, Val};
 pub use op::{Op, Role, RopeLayout};
+pub use vocab::{AttnShape, Scan};
 
 use std::ops::Range;
 
