@@ -34,11 +34,11 @@ impl ChatMessage {
 
 #[derive(Debug, Error)]
 pub enum ChatTemplateError {
-    #[error("chat template does not compile: {0:#}")]
+    #[error("chat template does not compile: {0}")]
     Syntax(#[source] Error),
     #[error("chat template raised: {0}")]
     Raised(String),
-    #[error("rendering the chat template failed: {0:#}")]
+    #[error("rendering the chat template failed: {0}")]
     Render(#[source] Error),
 }
 
