@@ -4,3 +4,5 @@
 //! Hugging Face folders.
 
 pub mod gguf;
+pub mod sample;
+pub mod tokenizer;
