@@ -141,7 +141,7 @@ fn truncation_at_every_byte_is_an_error() {
     let data_end = (g.data_offset() + last) as usize;
     for cut in 0..file.len() {
         let r = Gguf::from_bytes(file[..cut].to_vec());
-        if cut < infos_end {
+        if cut < g.data_offset() as usize {
             assert!(
                 matches!(
                     r,
@@ -280,8 +280,19 @@ fn crafted_header_errors() {
             Err(GgufError::UnsupportedVersion { version }) if version == v
         ));
     }
-    let g = Raw::new(2, 0, 1).kv_u32("k", 5).open().unwrap();
-    assert_eq!((g.version(), g.get_u32("k").unwrap()), (2, 5));
+    let mut v2 = Raw::new(2, 0, 1);
+    v2.kv_u32("k", 5);
+    let g = Gguf::from_bytes(v2.data(32, 0)).unwrap();
+    assert_eq!(
+        (g.version(), g.get_u32("k").unwrap(), g.data_offset()),
+        (2, 5, 64)
+    );
+    // The padding before the data section is required even without tensors.
+    assert!(matches!(
+        v2.open(),
+        Err(GgufError::Truncated { ref what, offset: 41, needed: 23, available: 0 })
+            if what == "padding before the data section"
+    ));
     for n in [u64::MAX, i64::MAX as u64, 1 << 40, 2] {
         assert!(matches!(
             Raw::new(3, n, 0).open(),

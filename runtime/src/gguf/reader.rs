@@ -76,8 +76,13 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Parsed, GgufError> {
         tensors.push(t);
     }
 
-    let data_offset = pad(c.pos(), alignment).unwrap_or(u64::MAX);
-    let data_len = (buf.len() as u64).saturating_sub(data_offset);
+    // Both llama.cpp and gguf-py write this padding even when there are no tensors, and
+    // requiring it keeps `data_offset <= file length` for every accepted file.
+    let infos_end = c.pos();
+    let data_offset = pad(infos_end, alignment).unwrap_or(u64::MAX);
+    c.take(data_offset - infos_end)
+        .what(|| "padding before the data section".into())?;
+    let data_len = buf.len() as u64 - data_offset;
     check_layout(&tensors, alignment, data_len)?;
     Ok(Parsed {
         version,
