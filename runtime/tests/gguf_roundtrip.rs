@@ -299,6 +299,16 @@ fn write_to_path_is_atomic_and_opens_zero_copy() {
     assert!(
         matches!(g.tensor_f32("nope"), Err(GgufError::MissingTensor { ref tensor }) if tensor == "nope")
     );
+    let empty = dir.path().join("empty.gguf");
+    std::fs::write(&empty, b"").unwrap();
+    assert!(matches!(
+        Gguf::open(&empty),
+        Err(GgufError::Truncated {
+            offset: 0,
+            needed: 4,
+            ..
+        })
+    ));
     assert!(matches!(
         Gguf::open(dir.path().join("missing.gguf")),
         Err(GgufError::Io { ref path, .. }) if path.ends_with("missing.gguf")

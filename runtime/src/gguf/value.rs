@@ -215,7 +215,7 @@ impl MetaArray {
         )
     }
 
-    /// "array[u32]", "array[array[string]]"; an empty nested array shows its outer type only.
+    /// `array[u32]`, `array[array[string]]`; an empty nested array shows its outer type only.
     pub fn type_name(&self) -> String {
         match self {
             MetaArray::Array(v) => match v.first() {
