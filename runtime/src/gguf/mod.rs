@@ -31,6 +31,7 @@ mod getters;
 mod reader;
 mod tensor;
 mod value;
+mod value_fmt;
 mod writer;
 
 pub use error::{BoxError, GgufError};
