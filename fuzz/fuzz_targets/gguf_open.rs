@@ -30,10 +30,7 @@ fuzz_target!(|data: &[u8]| {
     std::hint::black_box(acc);
 
     // Rewrite and re-read: same metadata (Debug form, so NaN compares equal) and tensor bytes.
-    // Huge alignments would make the writer pad gigabytes of zeros; skip those.
-    if g.alignment() > 1 << 16 {
-        return;
-    }
+    // An accepted file already holds its alignment padding, so the rewrite stays about as small.
     let mut w = GgufWriter::new();
     for (k, v) in g.metadata() {
         w.add_kv(k, v.clone()).expect("an accepted key is writable");
