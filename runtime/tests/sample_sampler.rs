@@ -523,3 +523,48 @@ fn extreme_values_stay_finite() {
     assert_eq!(s.sample(&[f32::MAX, 0.0, 1.0], &boost, &[0]), Ok(0));
     assert!(s.candidates().iter().all(|c| c.p.is_finite()));
 }
+
+#[test]
+fn top_p_on_a_large_flat_vocabulary_matches_a_full_sort() {
+    // A nucleus of thousands of tokens exercises the sampler's growing partial sort.
+    let n = 5000;
+    let logits = noise(n, 99).iter().map(|l| l / 8.0).collect::<Vec<_>>();
+    for top_p in [0.3f32, 0.9, 0.999] {
+        let cfg = SamplerConfig { top_p, ..plain() };
+        let mut s = Sampler::new(n);
+        s.sample(&logits, &cfg, &[]).unwrap();
+
+        // Reference: full sort, f64 softmax, smallest prefix reaching top_p.
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+        let max = f64::from(logits[order[0]]);
+        let w: Vec<f64> = order
+            .iter()
+            .map(|&i| (f64::from(logits[i]) - max).exp())
+            .collect();
+        let z: f64 = w.iter().sum();
+        let mut cum = 0.0;
+        let keep = w
+            .iter()
+            .position(|x| {
+                cum += x / z;
+                cum >= f64::from(top_p)
+            })
+            .unwrap()
+            + 1;
+        assert!(keep > 64, "nucleus of {keep} does not exercise the growth");
+        let got: Vec<u32> = s.candidates().iter().map(|c| c.id).collect();
+        let want: Vec<u32> = order[..keep].iter().map(|&i| i as u32).collect();
+        // Rounding can move the cut by one token at most.
+        assert!(
+            got.len().abs_diff(want.len()) <= 1,
+            "top_p {top_p}: {} vs {}",
+            got.len(),
+            want.len()
+        );
+        let common = got.len().min(want.len());
+        assert_eq!(got[..common], want[..common], "top_p {top_p}");
+        let mass: f32 = s.candidates().iter().map(|c| c.p).sum();
+        assert!((mass - 1.0).abs() < 1e-3, "{mass}");
+    }
+}
