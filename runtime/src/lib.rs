@@ -5,3 +5,5 @@
 
 pub mod convert;
 pub mod gguf;
+pub mod sample;
+pub mod tokenizer;
