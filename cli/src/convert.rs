@@ -73,6 +73,9 @@ pub fn run(args: Args) -> CliResult {
     let result = convert_to_path(&args.hf_dir, &args.out, &opts);
     bar.finish_and_clear();
     let summary = result?;
+    for name in &summary.unused_tensors {
+        eprintln!("warning: checkpoint tensor {name:?} was not used");
+    }
     println!(
         "wrote {}: {} {}, {} tensors, {} bytes ({:.1} MiB) in {:.2} s",
         args.out.display(),

@@ -303,5 +303,9 @@ fn tied_models_ignore_a_stored_lm_head() {
     let dir = folder(tmp.path(), "llama_b", |_| {}, &weights);
     let g = gguf(&dir, OutType::F32);
     assert!(g.tensor("output.weight").is_none());
+    let out = tmp.path().join("tied.gguf");
+    let summary =
+        weft::convert::convert_to_path(&dir, &out, &ConvertOptions::new(OutType::F32)).unwrap();
+    assert_eq!(summary.unused_tensors, ["lm_head.weight"]);
     assert_same(&g, &gguf(&fixtures_dir().join("llama_b"), OutType::F32));
 }

@@ -124,6 +124,9 @@ pub struct ConvertSummary {
     pub tensors: usize,
     /// File size in bytes.
     pub bytes: u64,
+    /// Checkpoint tensors the mapping did not use (e.g. `lm_head.weight` of a tied model, which
+    /// transformers ignores too), sorted.
+    pub unused_tensors: Vec<String>,
 }
 
 /// Converts the Hugging Face folder `dir` into a [`GgufWriter`] whose tensors are read, transformed
@@ -140,13 +143,16 @@ pub fn convert_to_path(
     out: &Path,
     opts: &ConvertOptions,
 ) -> Result<ConvertSummary, ConvertError> {
-    let (writer, architecture) = to_writer(build_plan(dir, opts)?, opts.progress.clone())?;
+    let plan = build_plan(dir, opts)?;
+    let unused_tensors = plan.unused_sources();
+    let (writer, architecture) = to_writer(plan, opts.progress.clone())?;
     let tensors = writer.n_tensors();
     let bytes = writer.write_to_path(out).map_err(ConvertError::from_gguf)?;
     Ok(ConvertSummary {
         architecture,
         tensors,
         bytes,
+        unused_tensors,
     })
 }
 
