@@ -176,7 +176,9 @@ fn to_writer(
     let done = Arc::new(AtomicUsize::new(0));
     for t in plan.tensors {
         let dims: Vec<u64> = t.dims.iter().map(|&d| d as u64).collect();
-        let (name, ty, load) = (t.name, t.ty, t.load);
+        let (name, ty, parts) = (t.name, t.ty, t.parts);
+        let rows: usize = t.dims[1..].iter().product();
+        let size = ty.row_bytes(t.dims[0]).unwrap_or(0) * rows;
         let (done, progress) = (Arc::clone(&done), progress.clone());
         let tensor = name.clone();
         w.add_tensor_with(
@@ -184,7 +186,10 @@ fn to_writer(
             &dims,
             ty,
             move || -> Result<Vec<u8>, ConvertError> {
-                let bytes = policy::encode(&name, ty, &load()?)?;
+                let mut bytes = Vec::with_capacity(size);
+                for part in parts {
+                    bytes.extend(policy::encode(&name, ty, &part()?)?);
+                }
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                 if let Some(p) = &progress {
                     p(n, total, &name);
