@@ -108,7 +108,7 @@ fn build_plan(dir: &Path, opts: &ConvertOptions) -> Result<Plan, ConvertError> {
         plan.kv(key, value);
     }
     for unused in plan.unused_sources() {
-        log::info!(
+        log::warn!(
             "{}: tensor {unused:?} is not used by the {arch} mapping",
             dir.display()
         );
