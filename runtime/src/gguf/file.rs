@@ -181,3 +181,21 @@ impl Gguf {
 fn index<'a>(names: impl Iterator<Item = &'a String>) -> HashMap<String, usize> {
     names.enumerate().map(|(i, n)| (n.clone(), i)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gguf::GgufWriter;
+
+    #[test]
+    fn u64_backed_storage_views_the_same_bytes() {
+        let mut w = GgufWriter::new();
+        w.add_tensor_f32("x", &[3], &[1.0, -2.0, 0.5]).unwrap();
+        let bytes = w.into_bytes().unwrap();
+        let mut words = vec![0u64; bytes.len().div_ceil(8) + 1];
+        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(&bytes);
+        let g = Gguf::from_storage(Storage::Aligned(words, bytes.len())).unwrap();
+        assert_eq!(g.as_bytes(), &bytes[..]);
+        assert_eq!(g.tensor_f32("x").unwrap(), [1.0, -2.0, 0.5]);
+    }
+}

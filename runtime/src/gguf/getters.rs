@@ -48,11 +48,13 @@ fn int_array<T: TryFrom<i128>>(
 /// Defines `get_$name` (required) and `opt_$name` (optional) from one conversion.
 macro_rules! getter {
     ($get:ident, $opt:ident, $t:ty, |$key:ident, $v:ident| $conv:expr) => {
+        #[doc = concat!("The value of `key` as `", stringify!($t), "`; `MissingKey` if absent.")]
         pub fn $get(&self, $key: &str) -> Result<$t, GgufError> {
             let $v = self.require($key)?;
             $conv
         }
 
+        #[doc = concat!("The value of `key` as `", stringify!($t), "`, or `None` if absent.")]
         pub fn $opt(&self, $key: &str) -> Result<Option<$t>, GgufError> {
             match self.get($key) {
                 None => Ok(None),

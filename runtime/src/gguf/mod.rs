@@ -17,7 +17,9 @@
 //! - a tensor offset is not a multiple of the alignment, its bytes run past the end of the data
 //!   section, or it overlaps another tensor.
 //!
-//! The data section starts at the end of the tensor infos padded to the alignment. llama.cpp also
+//! The data section starts at the end of the tensor infos padded to the alignment; that padding
+//! must be present even in a file without tensors, so `data_offset() <= as_bytes().len()`.
+//! llama.cpp also
 //! insists that offsets are the running padded sum of sizes; weft accepts any aligned, in-range,
 //! non-overlapping layout, and [`GgufWriter`] always writes llama.cpp's layout.
 
@@ -29,6 +31,7 @@ mod getters;
 mod reader;
 mod tensor;
 mod value;
+mod value_fmt;
 mod writer;
 
 pub use error::{BoxError, GgufError};

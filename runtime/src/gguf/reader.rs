@@ -1,6 +1,6 @@
 //! Parses and validates the header, metadata and tensor infos of a GGUF file held in memory.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use weft_kernels::GgmlType;
 
@@ -48,13 +48,13 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Parsed, GgufError> {
     let n_kv = read_count(&mut c, "metadata count", MIN_KV)?;
 
     let mut metadata = Vec::with_capacity(n_kv.min(MAX_PREALLOC));
-    let mut keys = HashMap::with_capacity(n_kv.min(MAX_PREALLOC));
+    let mut keys = HashSet::with_capacity(n_kv.min(MAX_PREALLOC));
     let mut alignment = DEFAULT_ALIGNMENT;
     for i in 0..n_kv {
         let offset = c.pos();
         let key = c.str().what(|| format!("key of metadata entry #{i}"))?;
         let value = read_value(&mut c, key, offset)?;
-        if keys.insert(key, ()).is_some() {
+        if !keys.insert(key) {
             return Err(GgufError::DuplicateKey {
                 key: key.to_string(),
                 offset,
@@ -67,17 +67,22 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Parsed, GgufError> {
     }
 
     let mut tensors = Vec::with_capacity(n_tensors.min(MAX_PREALLOC));
-    let mut names = HashMap::with_capacity(n_tensors.min(MAX_PREALLOC));
+    let mut names = HashSet::with_capacity(n_tensors.min(MAX_PREALLOC));
     for i in 0..n_tensors {
         let t = read_tensor_info(&mut c, i)?;
-        if names.insert(t.name.clone(), ()).is_some() {
+        if !names.insert(t.name.clone()) {
             return Err(GgufError::DuplicateTensor { tensor: t.name });
         }
         tensors.push(t);
     }
 
-    let data_offset = pad(c.pos(), alignment).unwrap_or(u64::MAX);
-    let data_len = (buf.len() as u64).saturating_sub(data_offset);
+    // Both llama.cpp and gguf-py write this padding even when there are no tensors, and
+    // requiring it keeps `data_offset <= file length` for every accepted file.
+    let infos_end = c.pos();
+    let data_offset = pad(infos_end, alignment).unwrap_or(u64::MAX);
+    c.take(data_offset - infos_end)
+        .what(|| "padding before the data section".into())?;
+    let data_len = buf.len() as u64 - data_offset;
     check_layout(&tensors, alignment, data_len)?;
     Ok(Parsed {
         version,
