@@ -111,6 +111,7 @@ fn written_file_reads_back_from_disk() {
     .unwrap();
     assert_eq!(s.architecture, "mamba2");
     assert_eq!(s.tensors, 30);
+    assert!(s.unused_tensors.is_empty());
     assert_eq!(s.bytes, std::fs::metadata(&out).unwrap().len());
     assert!(!Path::new(&format!("{}.tmp", out.display())).exists());
     assert_same_tensors(&Gguf::open(&out).unwrap(), &theirs("mamba2_a.gguf"));

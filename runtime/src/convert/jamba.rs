@@ -6,7 +6,7 @@
 
 use super::ConvertError;
 use super::common::{embeddings, output};
-use super::plan::{Loader, Plan, concat, rows};
+use super::plan::{Loader, Plan, rows};
 use super::ssm::{Mamba1Dims, MixerOpts, mamba1_keys, mamba1_mixer};
 use crate::gguf::MetaValue;
 
@@ -200,7 +200,8 @@ fn moe(plan: &mut Plan, i: usize, p: &str, hidden: usize, ff: usize, experts: us
         &[experts, hidden],
     )?;
     let fused_gate_up = format!("{p}feed_forward.experts.gate_up_proj");
-    let (gate, up, down): (Loader, Loader, Loader) = if plan.hf().has(&fused_gate_up) {
+    let (gate, up, down): (Vec<Loader>, Vec<Loader>, Vec<Loader>) = if plan.hf().has(&fused_gate_up)
+    {
         let shape = [experts, 2 * ff, hidden];
         // First half of the fused rows is the gate (transformers: `.chunk(2, dim=-1)`).
         let gate = rows(
@@ -223,18 +224,18 @@ fn moe(plan: &mut Plan, i: usize, p: &str, hidden: usize, ff: usize, experts: us
             &format!("{p}feed_forward.experts.down_proj"),
             &[experts, hidden, ff],
         )?;
-        (gate, up, down)
+        (vec![gate], vec![up], vec![down])
     } else {
-        let per_expert = |proj: &str, shape: [usize; 2]| -> Result<Loader> {
-            let loads = (0..experts)
+        // One part per expert: only one expert's f32 values are in memory at a time.
+        let per_expert = |proj: &str, shape: [usize; 2]| -> Result<Vec<Loader>> {
+            (0..experts)
                 .map(|e| {
                     plan.source(
                         &format!("{p}feed_forward.experts.{e}.{proj}.weight"),
                         &shape,
                     )
                 })
-                .collect::<Result<Vec<_>>>()?;
-            Ok(concat(loads))
+                .collect()
         };
         (
             per_expert("gate_proj", [ff, hidden])?,
@@ -242,17 +243,17 @@ fn moe(plan: &mut Plan, i: usize, p: &str, hidden: usize, ff: usize, experts: us
             per_expert("down_proj", [hidden, ff])?,
         )
     };
-    plan.push(
+    plan.push_parts(
         format!("blk.{i}.ffn_gate_exps.weight"),
         vec![hidden, ff, experts],
         gate,
     );
-    plan.push(
+    plan.push_parts(
         format!("blk.{i}.ffn_up_exps.weight"),
         vec![hidden, ff, experts],
         up,
     );
-    plan.push(
+    plan.push_parts(
         format!("blk.{i}.ffn_down_exps.weight"),
         vec![ff, hidden, experts],
         down,

@@ -108,7 +108,7 @@ fn build_plan(dir: &Path, opts: &ConvertOptions) -> Result<Plan, ConvertError> {
         plan.kv(key, value);
     }
     for unused in plan.unused_sources() {
-        log::info!(
+        log::warn!(
             "{}: tensor {unused:?} is not used by the {arch} mapping",
             dir.display()
         );
@@ -124,6 +124,9 @@ pub struct ConvertSummary {
     pub tensors: usize,
     /// File size in bytes.
     pub bytes: u64,
+    /// Checkpoint tensors the mapping did not use (e.g. `lm_head.weight` of a tied model, which
+    /// transformers ignores too), sorted.
+    pub unused_tensors: Vec<String>,
 }
 
 /// Converts the Hugging Face folder `dir` into a [`GgufWriter`] whose tensors are read, transformed
@@ -140,13 +143,16 @@ pub fn convert_to_path(
     out: &Path,
     opts: &ConvertOptions,
 ) -> Result<ConvertSummary, ConvertError> {
-    let (writer, architecture) = to_writer(build_plan(dir, opts)?, opts.progress.clone())?;
+    let plan = build_plan(dir, opts)?;
+    let unused_tensors = plan.unused_sources();
+    let (writer, architecture) = to_writer(plan, opts.progress.clone())?;
     let tensors = writer.n_tensors();
     let bytes = writer.write_to_path(out).map_err(ConvertError::from_gguf)?;
     Ok(ConvertSummary {
         architecture,
         tensors,
         bytes,
+        unused_tensors,
     })
 }
 
@@ -170,7 +176,9 @@ fn to_writer(
     let done = Arc::new(AtomicUsize::new(0));
     for t in plan.tensors {
         let dims: Vec<u64> = t.dims.iter().map(|&d| d as u64).collect();
-        let (name, ty, load) = (t.name, t.ty, t.load);
+        let (name, ty, parts) = (t.name, t.ty, t.parts);
+        let rows: usize = t.dims[1..].iter().product();
+        let size = ty.row_bytes(t.dims[0]).unwrap_or(0) * rows;
         let (done, progress) = (Arc::clone(&done), progress.clone());
         let tensor = name.clone();
         w.add_tensor_with(
@@ -178,7 +186,10 @@ fn to_writer(
             &dims,
             ty,
             move || -> Result<Vec<u8>, ConvertError> {
-                let bytes = policy::encode(&name, ty, &load()?)?;
+                let mut bytes = Vec::with_capacity(size);
+                for part in parts {
+                    bytes.extend(policy::encode(&name, ty, &part()?)?);
+                }
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                 if let Some(p) = &progress {
                     p(n, total, &name);

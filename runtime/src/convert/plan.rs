@@ -20,13 +20,15 @@ type Result<T> = std::result::Result<T, ConvertError>;
 /// Produces a tensor's f32 values in GGML order (ne0 fastest), reading the checkpoint lazily.
 pub type Loader = Box<dyn FnOnce() -> Result<Vec<f32>> + Send>;
 
-/// One output tensor.
+/// One output tensor, produced as consecutive parts of whole rows (one part for most tensors, one
+/// per expert for stacked experts) so that each part is encoded on its own and only one part's
+/// f32 values are alive at a time. Quantization works row by row, so the bytes are the same.
 pub struct PlannedTensor {
     pub name: String,
     /// GGML order: `dims[0]` = ne0 = row length.
     pub dims: Vec<usize>,
     pub ty: GgmlType,
-    pub load: Loader,
+    pub parts: Vec<Loader>,
 }
 
 /// Everything a GGUF file will hold, before any tensor data is read.
@@ -133,6 +135,11 @@ impl Plan {
 
     /// Adds an output tensor with GGML dims `dims`.
     pub fn push(&mut self, name: impl Into<String>, dims: Vec<usize>, load: Loader) {
+        self.push_parts(name, dims, vec![load]);
+    }
+
+    /// Adds an output tensor made of consecutive parts, each a whole number of rows.
+    pub fn push_parts(&mut self, name: impl Into<String>, dims: Vec<usize>, parts: Vec<Loader>) {
         let name = name.into();
         debug_assert!(
             self.tensors.iter().all(|t| t.name != name),
@@ -143,7 +150,7 @@ impl Plan {
             name,
             dims,
             ty,
-            load,
+            parts,
         });
     }
 
@@ -186,17 +193,6 @@ pub fn neg_exp(load: Loader) -> Loader {
     })
 }
 
-/// Concatenates loaders (e.g. experts stacked along a new outermost dimension).
-pub fn concat(loads: Vec<Loader>) -> Loader {
-    Box::new(move || {
-        let mut out = Vec::new();
-        for load in loads {
-            out.extend(load()?);
-        }
-        Ok(out)
-    })
-}
-
 /// Rows `[start, start+len)` of a row-major matrix with rows of `row_len` values, repeated for
 /// each of `outer` leading blocks of `block_rows` rows (a slice of the middle dimension of a
 /// `[outer, block_rows, row_len]` tensor).
@@ -230,8 +226,6 @@ mod tests {
     fn transforms() {
         let a = neg_exp(vals(vec![0.0, 1.0]))().unwrap();
         assert_eq!(a, [-1.0, -std::f32::consts::E]);
-        let c = concat(vec![vals(vec![1.0]), vals(vec![2.0, 3.0])])().unwrap();
-        assert_eq!(c, [1.0, 2.0, 3.0]);
         // [2 blocks, 3 rows, 2 cols]: take rows 1..3 of each block.
         let m: Vec<f32> = (0..12).map(|x| x as f32).collect();
         let r = rows(vals(m), 2, 3, 2, 1, 2)().unwrap();
