@@ -2,6 +2,7 @@
 
 mod convert;
 mod inspect;
+mod parity;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,8 @@ enum Command {
     Convert(convert::Args),
     /// Describe a GGUF file: architecture, hyper-parameters, layer plan, tensors, tokenizer.
     Inspect(inspect::Args),
+    /// Check a fixture folder against its Hugging Face reference logits (decode and prefill).
+    Parity(parity::Args),
 }
 
 /// Errors every subcommand returns; printed once (messages already include their causes), exit
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Convert(args) => convert::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Parity(args) => parity::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
