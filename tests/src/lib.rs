@@ -149,3 +149,26 @@ pub fn case_name(dir: &Path) -> String {
         .to_string_lossy()
         .into_owned()
 }
+
+/// `src` with extra F32 tensors appended (name, ggml dims, values).
+pub fn with_extra_tensors(src: &Gguf, extra: &[(String, Vec<u64>, Vec<f32>)]) -> Vec<u8> {
+    let mut w = GgufWriter::new();
+    for (k, v) in src.metadata() {
+        if k != "general.alignment" {
+            w.add_kv(k, v.clone()).expect("metadata copies");
+        }
+    }
+    for info in src.tensors() {
+        w.add_tensor(
+            &info.name,
+            &info.dims,
+            info.ty,
+            src.tensor_bytes(info).to_vec(),
+        )
+        .expect("tensor copies");
+    }
+    for (name, dims, values) in extra {
+        w.add_tensor_f32(name, dims, values).expect("extra tensor");
+    }
+    w.into_bytes().expect("GGUF writes")
+}

@@ -71,6 +71,8 @@ pub struct SsmConfig {
     pub dt_min: Option<f32>,
     /// Epsilon of the Mamba-2 gated norm.
     pub gated_norm_eps: f32,
+    /// Falcon-Mamba (`ssm.dt_b_c_rms`): weightless RMSNorm on dt, B and C.
+    pub dt_bc_rms: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -140,6 +142,10 @@ impl Meta<'_> {
 
     pub fn opt_bool(&self, k: &str) -> Result<Option<bool>, ModelError> {
         Ok(self.gguf.opt_bool(&self.key(k))?)
+    }
+
+    pub fn opt_str(&self, k: &str) -> Result<Option<&str>, ModelError> {
+        Ok(self.gguf.opt_str(&self.key(k))?)
     }
 
     pub fn u32_array(&self, k: &str) -> Result<Vec<usize>, ModelError> {
@@ -219,6 +225,7 @@ impl Meta<'_> {
             n_group: 0,
             dt_min: None,
             gated_norm_eps: 0.0,
+            dt_bc_rms: false,
         };
         ensure(
             ssm.d_conv > 0 && ssm.d_inner > 0 && ssm.d_state > 0 && ssm.dt_rank > 0,

@@ -26,6 +26,12 @@ pub fn config(meta: &Meta) -> Result<Config, ModelError> {
     ensure(rot_dim == head_dim && head_dim % 2 == 0, || {
         format!("RoPE over {rot_dim} of {head_dim} head dims is not supported")
     })?;
+    // Scaled RoPE (linear / YaRN / Llama-3 frequency factors) would be computed wrong: refuse it.
+    let scaling = meta.opt_str("rope.scaling.type")?.unwrap_or("none");
+    ensure(
+        scaling == "none" && meta.gguf.tensor("rope_freqs.weight").is_none(),
+        || format!("RoPE scaling ({scaling}, or rope_freqs.weight) is not supported"),
+    )?;
     let theta = meta.opt_f32("rope.freq_base")?.unwrap_or(10_000.0);
     config.attn = Some(AttnConfig {
         n_head,

@@ -9,7 +9,9 @@ use crate::program::{ProgramBuilder, Scan, Val};
 /// `mamba.*` keys (llama.cpp's): `ssm.time_step_rank` is the dt rank R.
 pub fn config(meta: &Meta) -> Result<Config, ModelError> {
     let mut config = meta.base(Arch::Mamba)?;
-    config.ssm = Some(meta.ssm()?);
+    let mut ssm = meta.ssm()?;
+    ssm.dt_bc_rms = meta.opt_bool("ssm.dt_b_c_rms")?.unwrap_or(false);
+    config.ssm = Some(ssm);
     Ok(config)
 }
 
@@ -32,12 +34,18 @@ pub struct Mamba1Mixer {
     pub d: Vector,
     pub ssm_out: Mat,
     pub out_bias: Option<Vector>,
-    /// Jamba only: RMSNorm weights of dt `[R]`, B `[N]`, C `[N]`.
-    pub dt_bc_norms: Option<[Vector; 3]>,
-    pub dt_bc_eps: f32,
+    /// RMSNorms on dt, B and C after `ssm_x` (Jamba, Falcon-Mamba).
+    pub dt_bc_norm: Option<DtBcNorm>,
 }
 
-/// `norm_eps` is the epsilon of Jamba's dt/B/C norms (unused without them).
+/// Jamba's dt/B/C norms carry weights (`[R]`, `[N]`, `[N]`); Falcon-Mamba's have none.
+#[derive(Clone, Debug)]
+pub struct DtBcNorm {
+    pub weights: Option<[Vector; 3]>,
+    pub eps: f32,
+}
+
+/// `norm_eps` is the epsilon of the dt/B/C norms (Jamba, Falcon-Mamba; unused without them).
 pub fn bind(
     b: &mut Binder,
     ssm: &SsmConfig,
@@ -46,7 +54,7 @@ pub fn bind(
     blk: &str,
 ) -> Result<Mamba1Mixer, ModelError> {
     let (di, n, r, k) = (ssm.d_inner, ssm.d_state, ssm.dt_rank, ssm.d_conv);
-    let norms = if b.has(&format!("{blk}.ssm_dt_norm.weight")) {
+    let weights = if b.has(&format!("{blk}.ssm_dt_norm.weight")) {
         Some([
             b.vector(&format!("{blk}.ssm_dt_norm.weight"), &[r])?,
             b.vector(&format!("{blk}.ssm_b_norm.weight"), &[n])?,
@@ -55,6 +63,10 @@ pub fn bind(
     } else {
         None
     };
+    let dt_bc_norm = (weights.is_some() || ssm.dt_bc_rms).then_some(DtBcNorm {
+        weights,
+        eps: norm_eps,
+    });
     Ok(Mamba1Mixer {
         ssm_in: b.matrix(&format!("{blk}.ssm_in.weight"), 2 * di, n_embd)?,
         in_bias: b.opt_vector(&format!("{blk}.ssm_in.bias"), &[2 * di])?,
@@ -67,8 +79,7 @@ pub fn bind(
         d: b.vector(&format!("{blk}.ssm_d"), &[di])?,
         ssm_out: b.matrix(&format!("{blk}.ssm_out.weight"), n_embd, di)?,
         out_bias: b.opt_vector(&format!("{blk}.ssm_out.bias"), &[n_embd])?,
-        dt_bc_norms: norms,
-        dt_bc_eps: norm_eps,
+        dt_bc_norm,
     })
 }
 
@@ -83,10 +94,15 @@ pub fn lower(p: &mut ProgramBuilder, w: &Mamba1Mixer, ssm: &SsmConfig, x: Val) -
     let xc = p.conv1d_silu(x, w.conv.id, w.conv_bias.map(|b| b.id), conv_state); // [I]
     let dbc = p.matmul(&w.ssm_x, xc); //                                 [R + 2N]
     let [mut dt_low, mut b, mut c] = p.split(dbc, [r, n, n]);
-    if let Some([dt_norm, b_norm, c_norm]) = &w.dt_bc_norms {
-        dt_low = p.rms_norm(dt_low, Some(dt_norm), w.dt_bc_eps); //    Jamba §3.4 step 4
-        b = p.rms_norm(b, Some(b_norm), w.dt_bc_eps);
-        c = p.rms_norm(c, Some(c_norm), w.dt_bc_eps);
+    if let Some(norm) = &w.dt_bc_norm {
+        let [dt_w, b_w, c_w] = norm
+            .weights
+            .as_ref()
+            .map(|[d, b, c]| [Some(d), Some(b), Some(c)])
+            .unwrap_or_default();
+        dt_low = p.rms_norm(dt_low, dt_w, norm.eps); //              Jamba §3.4 step 4
+        b = p.rms_norm(b, b_w, norm.eps);
+        c = p.rms_norm(c, c_w, norm.eps);
     }
     let dt = p.matmul(&w.ssm_dt, dt_low); //                             [I]
     let dt = p.softplus(dt, Some(&w.dt_bias), None); //                  softplus(W·dt + bias)
