@@ -1,5 +1,47 @@
-//! `weft` — the command-line front end.
+//! `weft` — the command-line front end. A thin dispatcher: one module per subcommand.
 
-fn main() {
-    println!("weft {}", env!("CARGO_PKG_VERSION"));
+mod convert;
+mod inspect;
+mod parity;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Run hybrid state-space + attention language models from one GGUF file.
+#[derive(Parser)]
+#[command(name = "weft", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Convert a Hugging Face model folder (config.json + safetensors) to GGUF.
+    Convert(convert::Args),
+    /// Describe a GGUF file: architecture, hyper-parameters, layer plan, tensors, tokenizer.
+    Inspect(inspect::Args),
+    /// Check a fixture folder against its Hugging Face reference logits (decode and prefill).
+    Parity(parity::Args),
+}
+
+/// Errors every subcommand returns; printed once (messages already include their causes), exit
+/// status 1.
+pub type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Convert(args) => convert::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Parity(args) => parity::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

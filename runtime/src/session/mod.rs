@@ -1,0 +1,275 @@
+//! [`Session`]: one stream over a shared [`Model`]. Everything it needs is allocated in
+//! [`Session::new`]; stepping, prefilling, sampling and saving/restoring state never allocate.
+
+mod snapshot;
+
+use std::sync::Arc;
+
+use crate::backend::Backend;
+use crate::backend::cpu::{CpuBackend, Run};
+use crate::error::SessionError;
+use crate::model::Model;
+use crate::program::Program;
+use crate::sample::{DEFAULT_SEED, Sampler, SamplerConfig};
+use crate::state::{History, KvRing, State};
+
+/// What a step feeds the model.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    /// A token id, looked up in the embedding table.
+    Token(u32),
+    /// An embedding-sized vector fed instead of a token embedding (sensor frames, soft prompts).
+    Frame(&'a [f32]),
+}
+
+/// How a session is set up.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionConfig {
+    /// Recent positions each KV ring keeps (besides the sinks); capped at the model's context
+    /// length when it states one.
+    pub kv_window: usize,
+    /// First positions every KV ring keeps forever (StreamingLLM attention sinks).
+    pub kv_sinks: usize,
+    /// Tokens per prefill run.
+    pub prefill_chunk: usize,
+    pub backend: Backend,
+    /// Worker threads (the scalar CPU backend uses one).
+    pub threads: usize,
+    /// Keep the logits of every prefilled token ([`Session::prefill_all`]), not only the last.
+    pub logits_all: bool,
+    /// Tokens of history kept for the repetition penalty.
+    pub history: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            kv_window: 4096,
+            kv_sinks: 4,
+            prefill_chunk: 64,
+            backend: Backend::Cpu,
+            threads: 1,
+            logits_all: false,
+            history: 256,
+        }
+    }
+}
+
+/// One stream: state, programs, scratch and the last logits.
+pub struct Session {
+    model: Arc<Model>,
+    config: SessionConfig,
+    decode: Program,
+    prefill: Program,
+    backend: CpuBackend,
+    arena: Vec<f32>,
+    state: State,
+    logits: Vec<f32>,
+    has_logits: bool,
+    position: usize,
+    history: History,
+    sampler: Sampler,
+}
+
+impl Model {
+    /// A new session over this model (see [`Session::new`]).
+    pub fn session(self: &Arc<Self>, config: SessionConfig) -> Result<Session, SessionError> {
+        Session::new(Arc::clone(self), config)
+    }
+}
+
+impl Session {
+    /// Compiles the decode and prefill Programs and allocates all state and scratch.
+    pub fn new(model: Arc<Model>, mut config: SessionConfig) -> Result<Session, SessionError> {
+        if let Some(ctx) = model.config().n_ctx {
+            config.kv_window = config.kv_window.min(ctx);
+        }
+        if config.kv_window == 0 || config.prefill_chunk == 0 {
+            return Err(SessionError::InvalidConfig(format!(
+                "kv_window ({}) and prefill_chunk ({}) must be at least 1",
+                config.kv_window, config.prefill_chunk
+            )));
+        }
+        let decode = model.compile(1, false);
+        let prefill = model.compile(config.prefill_chunk, config.logits_all);
+        assert_eq!(
+            decode.state, prefill.state,
+            "both Programs lay out the same state"
+        );
+        let state = State::new(&decode.state, config.kv_sinks, config.kv_window);
+        let backend = CpuBackend::new(&[&decode, &prefill], &state);
+        let arena = vec![0.0; decode.arena_len.max(prefill.arena_len)];
+        let n_vocab = model.config().n_vocab;
+        Ok(Session {
+            sampler: Sampler::new(n_vocab),
+            history: History::new(config.history),
+            logits: vec![0.0; n_vocab],
+            has_logits: false,
+            position: 0,
+            model,
+            config,
+            decode,
+            prefill,
+            backend,
+            arena,
+            state,
+        })
+    }
+
+    pub fn model(&self) -> &Arc<Model> {
+        &self.model
+    }
+
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// Tokens (or frames) consumed so far: the absolute position of the next one.
+    pub fn position(&self) -> usize {
+        self.position
+    }
+
+    /// Logits after the last step or prefill.
+    pub fn logits(&self) -> Option<&[f32]> {
+        self.has_logits.then_some(&self.logits[..])
+    }
+
+    /// The KV ring of attention call site `i` (in layer order).
+    pub fn kv_ring(&self, i: usize) -> Option<&KvRing> {
+        self.state.kv.get(i)
+    }
+
+    /// Advances one position; returns the logits of the next token.
+    pub fn step(&mut self, input: Input) -> Result<&[f32], SessionError> {
+        let input_buf = self.decode.input;
+        match input {
+            Input::Token(t) => {
+                self.check_token(t)?;
+                self.backend
+                    .embed(&self.model, &[t], input_buf, &mut self.arena);
+                self.history.push(t);
+            }
+            Input::Frame(frame) => {
+                let n_embd = self.model.config().n_embd;
+                if frame.len() != n_embd {
+                    return Err(SessionError::FrameLength {
+                        expected: n_embd,
+                        found: frame.len(),
+                    });
+                }
+                self.arena[input_buf.row(0, 1)].copy_from_slice(frame);
+            }
+        }
+        self.run_decode();
+        Ok(&self.logits)
+    }
+
+    /// Feeds `tokens` in chunks of `prefill_chunk`; returns the logits after the last one.
+    pub fn prefill(&mut self, tokens: &[u32]) -> Result<&[f32], SessionError> {
+        self.check_prompt(tokens)?;
+        for chunk in tokens.chunks(self.config.prefill_chunk) {
+            self.run_prefill(chunk, None);
+        }
+        Ok(&self.logits)
+    }
+
+    /// [`Session::prefill`] that also writes every token's logits into `out` (`[len, n_vocab]`);
+    /// needs `SessionConfig::logits_all`.
+    pub fn prefill_all(&mut self, tokens: &[u32], out: &mut [f32]) -> Result<(), SessionError> {
+        if !self.config.logits_all {
+            return Err(SessionError::LogitsAllDisabled);
+        }
+        self.check_prompt(tokens)?;
+        let v = self.model.config().n_vocab;
+        if out.len() != tokens.len() * v {
+            return Err(SessionError::OutputSize {
+                expected: tokens.len() * v,
+                found: out.len(),
+            });
+        }
+        let chunk = self.config.prefill_chunk;
+        for (chunk, out) in tokens.chunks(chunk).zip(out.chunks_mut(chunk * v)) {
+            self.run_prefill(chunk, Some(out));
+        }
+        Ok(())
+    }
+
+    /// Picks the next token from the last logits and the token history.
+    pub fn sample(&mut self, config: &SamplerConfig) -> Result<u32, SessionError> {
+        if !self.has_logits {
+            return Err(SessionError::NoLogits);
+        }
+        let recent = self.history.recent(config.repeat_last_n);
+        Ok(self.sampler.sample(&self.logits, config, recent)?)
+    }
+
+    /// Back to the state of a fresh session (the sampler's RNG included).
+    pub fn reset(&mut self) {
+        self.state.clear();
+        self.history.clear();
+        self.arena.fill(0.0);
+        self.logits.fill(0.0);
+        self.has_logits = false;
+        self.position = 0;
+        self.sampler.reseed(DEFAULT_SEED);
+    }
+
+    fn check_token(&self, t: u32) -> Result<(), SessionError> {
+        let vocab = self.model.config().n_vocab;
+        if (t as usize) < vocab {
+            Ok(())
+        } else {
+            Err(SessionError::TokenOutOfRange { token: t, vocab })
+        }
+    }
+
+    /// Validates a whole prompt before touching any state.
+    fn check_prompt(&self, tokens: &[u32]) -> Result<(), SessionError> {
+        if tokens.is_empty() {
+            return Err(SessionError::EmptyPrompt);
+        }
+        tokens.iter().try_for_each(|&t| self.check_token(t))
+    }
+
+    fn run_decode(&mut self) {
+        let run = Run {
+            model: &self.model,
+            arena: &mut self.arena,
+            state: &mut self.state,
+            pos0: self.position,
+            n: 1,
+        };
+        self.backend.run(&self.decode, run);
+        self.logits
+            .copy_from_slice(&self.arena[self.decode.output.row(0, 1)]);
+        self.has_logits = true;
+        self.position += 1;
+    }
+
+    /// Runs the prefill Program over one chunk; copies every row's logits into `all` if given.
+    fn run_prefill(&mut self, chunk: &[u32], all: Option<&mut [f32]>) {
+        let n = chunk.len();
+        self.backend
+            .embed(&self.model, chunk, self.prefill.input, &mut self.arena);
+        chunk.iter().for_each(|&t| self.history.push(t));
+        let run = Run {
+            model: &self.model,
+            arena: &mut self.arena,
+            state: &mut self.state,
+            pos0: self.position,
+            n,
+        };
+        self.backend.run(&self.prefill, run);
+        let out = self.prefill.output;
+        if let Some(all) = all {
+            let v = out.width;
+            for r in 0..out.row_count(n) {
+                all[r * v..(r + 1) * v].copy_from_slice(&self.arena[out.row(r, n)]);
+            }
+        }
+        let last = out.row_count(n) - 1;
+        self.logits.copy_from_slice(&self.arena[out.row(last, n)]);
+        self.has_logits = true;
+        self.position += n;
+    }
+}

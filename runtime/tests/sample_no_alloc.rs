@@ -1,0 +1,109 @@
+//! `Sampler::sample` must not touch the heap: it runs once per generated token on the
+//! allocation-free decode path. A counting global allocator (per thread, so other tests running in
+//! parallel do not interfere) proves it.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use weft::sample::{Sampler, SamplerConfig};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator; only bumps a thread-local counter besides.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> usize {
+    ALLOCS.with(Cell::get)
+}
+
+#[test]
+fn counter_sees_allocations() {
+    // Guards the test below against a counter that never counts.
+    let before = allocations();
+    let v: Vec<u64> = std::hint::black_box(Vec::with_capacity(16));
+    drop(v);
+    assert_eq!(allocations(), before + 1);
+}
+
+#[test]
+fn sample_allocates_nothing() {
+    const V: usize = 32_000;
+    let logits: Vec<f32> = (0..V).map(|i| ((i * 7919) % 1000) as f32 / 100.0).collect();
+    let recent: Vec<u32> = (0..200).map(|i| (i * 37) % V as u32).collect();
+    let configs = [
+        SamplerConfig::greedy(),
+        SamplerConfig::default(),
+        SamplerConfig {
+            top_k: 0,
+            min_p: 0.0,
+            top_p: 0.9,
+            ..SamplerConfig::default()
+        },
+        SamplerConfig {
+            top_k: 0,
+            top_p: 1.0,
+            min_p: 0.0,
+            temperature: 1.0,
+            ..SamplerConfig::default()
+        },
+        SamplerConfig {
+            repetition_penalty: 1.3,
+            ..SamplerConfig::default()
+        },
+        SamplerConfig {
+            repetition_penalty: 1.3,
+            ..SamplerConfig::greedy()
+        },
+    ];
+    let mut s = Sampler::with_seed(V, 11);
+    let mut picked = 0u64;
+
+    let before = allocations();
+    for cfg in &configs {
+        for _ in 0..5 {
+            picked += u64::from(s.sample(&logits, cfg, &recent).unwrap());
+        }
+    }
+    // Error paths, snapshot and restore too.
+    let bad = SamplerConfig {
+        top_p: 2.0,
+        ..SamplerConfig::default()
+    };
+    assert!(s.sample(&logits, &bad, &recent).is_err());
+    assert!(s.sample(&logits[1..], &configs[1], &recent).is_err());
+    let state = s.rng_state();
+    s.set_rng_state(state).unwrap();
+    s.reseed(3);
+    let after = allocations();
+
+    assert!(picked > 0);
+    assert_eq!(
+        after - before,
+        0,
+        "sample() allocated {} times",
+        after - before
+    );
+}

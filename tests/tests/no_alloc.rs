@@ -1,0 +1,109 @@
+//! After `Session::new` returns, decoding, prefilling, sampling and saving/restoring state perform
+//! no heap allocation (DESIGN.md §2.1). A counting global allocator counts this thread's
+//! allocations only, so the test harness's own threads cannot interfere.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use weft::convert::OutType;
+use weft::sample::SamplerConfig;
+use weft::{Input, SessionConfig};
+use weft_kernels::cpu::matvec::dequantize_row_into;
+use weft_tests::{Rng, case_name, hf_cases, load};
+
+struct Counting;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn note() {
+    if COUNTING.try_with(Cell::get).unwrap_or(false) {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+    }
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations this thread makes while running `f`.
+fn allocations_in(f: impl FnOnce()) -> u64 {
+    ALLOCATIONS.with(|c| c.set(0));
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.with(Cell::get)
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    assert!(allocations_in(|| drop(std::hint::black_box(vec![1u8; 100]))) >= 1);
+}
+
+#[test]
+fn sessions_never_allocate_after_creation() {
+    let sampling = SamplerConfig {
+        temperature: 0.8,
+        top_k: 30,
+        top_p: 0.9,
+        min_p: 0.02,
+        repetition_penalty: 1.2,
+        ..SamplerConfig::default()
+    };
+    for dir in hf_cases() {
+        let case = case_name(&dir);
+        let model = load(&case, OutType::Q8_0);
+        let config = SessionConfig {
+            kv_window: 64,
+            kv_sinks: 4,
+            prefill_chunk: 16,
+            ..SessionConfig::default()
+        };
+        let mut session = model.session(config).unwrap();
+        let prompt = Rng(5).tokens(50, model.config().n_vocab);
+        let mut blob = vec![0u8; session.state_size()];
+        let table = model.matrix(model.plan().token_embd.id, 0);
+        let mut frame = vec![0.0; model.config().n_embd];
+        dequantize_row_into(&table, 1, &mut frame);
+
+        let count = allocations_in(|| {
+            session.prefill(&prompt).unwrap();
+            let mut token = session.sample(&sampling).unwrap();
+            for i in 0..1000 {
+                session.step(Input::Token(token)).unwrap();
+                token = session.sample(&sampling).unwrap();
+                if i == 500 {
+                    session.save_state(&mut blob).unwrap();
+                    session.step(Input::Frame(&frame)).unwrap();
+                    session.load_state(&blob).unwrap();
+                }
+            }
+            session.reset();
+            session.prefill(&prompt[..7]).unwrap();
+        });
+        assert_eq!(count, 0, "{case}: {count} allocations after Session::new");
+        assert_eq!(session.position(), 7);
+    }
+}
