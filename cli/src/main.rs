@@ -3,6 +3,7 @@
 mod convert;
 mod inspect;
 mod parity;
+mod synth;
 
 use std::process::ExitCode;
 
@@ -24,6 +25,8 @@ enum Command {
     Inspect(inspect::Args),
     /// Check a fixture folder against its Hugging Face reference logits (decode and prefill).
     Parity(parity::Args),
+    /// Write a random-weight model at the shape of a public checkpoint (benchmarks).
+    Synth(synth::Args),
 }
 
 /// Errors every subcommand returns; printed once (messages already include their causes), exit
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Convert(args) => convert::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Parity(args) => parity::run(args),
+        Command::Synth(args) => synth::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
