@@ -156,3 +156,35 @@ fn bad_row_range_panics_on_simd_paths_too() {
     let mut y = [0.0; 2];
     matvec_rows(&w, &[0.0; 8], &mut y, 3..5);
 }
+
+/// A quantized matrix computes exactly what its blocks encode: on every path, the result is
+/// bit-identical to the same matrix dequantized to F32 (q·d is exact in f32, and the block
+/// kernels accumulate in the F32 kernel's lanes and order). The engine's "quantized model ==
+/// dequantized twin" test relies on this.
+#[test]
+fn quantized_equals_dequantized_f32_twin_on_every_path() {
+    let mut r = Rng::new(1004);
+    for path in Path::supported() {
+        for ty in [
+            GgmlType::F16,
+            GgmlType::BF16,
+            GgmlType::Q8_0,
+            GgmlType::Q4_0,
+        ] {
+            for cols in [32, 64, 96, 288, 2048] {
+                let rows = 7;
+                let data = random_weights(ty, rows, cols, &mut r);
+                let mut wd = vec![0.0f32; rows * cols];
+                dequantize(ty, &data, &mut wd).unwrap();
+                let twin: Vec<u8> = wd.iter().flat_map(|v| v.to_le_bytes()).collect();
+                let w = WeightView::new(ty, &data, rows, cols).unwrap();
+                let wt = WeightView::new(GgmlType::F32, &twin, rows, cols).unwrap();
+                let x = r.normal_vec(cols);
+                let (mut a, mut b) = (vec![0.0; rows], vec![0.0; rows]);
+                matvec_rows_on(path, &w, &x, &mut a, 0..rows);
+                matvec_rows_on(path, &wt, &x, &mut b, 0..rows);
+                assert_eq!(bits(&a), bits(&b), "{path} {ty} cols {cols}");
+            }
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! NEON four-row dot products against an f32 activation: float weights widened to f32,
-//! Q8_0 / Q4_0 dequantized in registers (block dot in f32, then × the block scale).
+//! Q8_0 / Q4_0 dequantized exactly in registers and accumulated in the F32 kernel's lanes and
+//! order (a quantized matrix matches its dequantized f32 twin bit for bit).
 
 use std::arch::aarch64::*;
 use std::arch::asm;
@@ -115,17 +116,19 @@ pub(super) unsafe fn block_scale(p: *const u8) -> f32 {
     f16_to_f32(u16::from_le_bytes(unsafe { [*p, *p.add(1)] }))
 }
 
-/// Σ over 16 int8 weights × 16 f32 activations (four vectors at `xs`).
+/// 16 int8 weights × the block scale as four exact f32 vectors (q·d: 8-bit × 11-bit).
 #[target_feature(enable = "neon")]
 #[inline]
-fn dot16(w: int8x16_t, xs: &[float32x4_t]) -> float32x4_t {
+fn dequant16(w: int8x16_t, d: f32) -> [float32x4_t; 4] {
     let lo = vmovl_s8(vget_low_s8(w));
     let hi = vmovl_high_s8(w);
-    let f = |v: int32x4_t| vcvtq_f32_s32(v);
-    let mut s = vmulq_f32(f(vmovl_s16(vget_low_s16(lo))), xs[0]);
-    s = vfmaq_f32(s, f(vmovl_high_s16(lo)), xs[1]);
-    s = vfmaq_f32(s, f(vmovl_s16(vget_low_s16(hi))), xs[2]);
-    vfmaq_f32(s, f(vmovl_high_s16(hi)), xs[3])
+    let f = |v: int32x4_t| vmulq_n_f32(vcvtq_f32_s32(v), d);
+    [
+        f(vmovl_s16(vget_low_s16(lo))),
+        f(vmovl_high_s16(lo)),
+        f(vmovl_s16(vget_low_s16(hi))),
+        f(vmovl_high_s16(hi)),
+    ]
 }
 
 /// Block b of x as 8 vectors.
@@ -136,47 +139,68 @@ unsafe fn load_x(x: &[f32], b: usize) -> [float32x4_t; 8] {
     unsafe { std::array::from_fn(|j| vld1q_f32(x.as_ptr().add(b * QK8_0 + 4 * j))) }
 }
 
+/// One row's 32 exact weights accumulated as [`dot4_f32`] accumulates 32 columns (4-column
+/// groups alternate between `a` and `b`): bit-identical to the dequantized f32 twin.
+#[target_feature(enable = "neon")]
+#[inline]
+fn accumulate(
+    w: [float32x4_t; 8],
+    xs: &[float32x4_t; 8],
+    a: &mut float32x4_t,
+    b: &mut float32x4_t,
+) {
+    for j in (0..8).step_by(2) {
+        *a = vfmaq_f32(*a, w[j], xs[j]);
+        *b = vfmaq_f32(*b, w[j + 1], xs[j + 1]);
+    }
+}
+
 #[target_feature(enable = "neon")]
 pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
     let nb = blocks(&r, x, Q8_0_BYTES);
     let p = r.map(|s| s.as_ptr());
-    let mut acc = [vdupq_n_f32(0.0); 4];
-    for b in 0..nb {
-        // SAFETY: b < nb: block b of x (32 floats) and of each row (34 bytes) are in bounds.
+    let (mut a, mut b) = ([vdupq_n_f32(0.0); 4], [vdupq_n_f32(0.0); 4]);
+    for blk_i in 0..nb {
+        // SAFETY: blk_i < nb: block blk_i of x (32 floats) and of each row (34 bytes) are in
+        // bounds.
         unsafe {
-            let xs = load_x(x, b);
+            let xs = load_x(x, blk_i);
             for k in 0..4 {
-                let blk = p[k].add(b * Q8_0_BYTES);
-                let w0 = vld1q_s8(blk.add(2).cast());
-                let w1 = vld1q_s8(blk.add(18).cast());
-                let s = vaddq_f32(dot16(w0, &xs[..4]), dot16(w1, &xs[4..]));
-                acc[k] = vfmaq_n_f32(acc[k], s, block_scale(blk));
+                let blk = p[k].add(blk_i * Q8_0_BYTES);
+                let d = block_scale(blk);
+                let w0 = dequant16(vld1q_s8(blk.add(2).cast()), d);
+                let w1 = dequant16(vld1q_s8(blk.add(18).cast()), d);
+                let w = [w0[0], w0[1], w0[2], w0[3], w1[0], w1[1], w1[2], w1[3]];
+                accumulate(w, &xs, &mut a[k], &mut b[k]);
             }
         }
     }
-    acc.map(|a| vaddvq_f32(a))
+    std::array::from_fn(|k| vaddvq_f32(vaddq_f32(a[k], b[k])))
 }
 
-/// Q4_0: low nibbles are elements 0..16, high nibbles 16..32; minus 8.
+/// Q4_0: low nibbles are elements 0..16, high nibbles 16..32; minus 8, times d (exact).
 #[target_feature(enable = "neon")]
 pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
     let nb = blocks(&r, x, Q4_0_BYTES);
     let p = r.map(|s| s.as_ptr());
     let (m4, eight) = (vdupq_n_u8(0x0f), vdupq_n_s8(8));
-    let mut acc = [vdupq_n_f32(0.0); 4];
-    for b in 0..nb {
-        // SAFETY: b < nb: block b of x (32 floats) and of each row (18 bytes) are in bounds.
+    let (mut a, mut b) = ([vdupq_n_f32(0.0); 4], [vdupq_n_f32(0.0); 4]);
+    for blk_i in 0..nb {
+        // SAFETY: blk_i < nb: block blk_i of x (32 floats) and of each row (18 bytes) are in
+        // bounds.
         unsafe {
-            let xs = load_x(x, b);
+            let xs = load_x(x, blk_i);
             for k in 0..4 {
-                let blk = p[k].add(b * Q4_0_BYTES);
+                let blk = p[k].add(blk_i * Q4_0_BYTES);
+                let d = block_scale(blk);
                 let q = vld1q_u8(blk.add(2));
                 let lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, m4)), eight);
                 let hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8::<4>(q)), eight);
-                let s = vaddq_f32(dot16(lo, &xs[..4]), dot16(hi, &xs[4..]));
-                acc[k] = vfmaq_n_f32(acc[k], s, block_scale(blk));
+                let (w0, w1) = (dequant16(lo, d), dequant16(hi, d));
+                let w = [w0[0], w0[1], w0[2], w0[3], w1[0], w1[1], w1[2], w1[3]];
+                accumulate(w, &xs, &mut a[k], &mut b[k]);
             }
         }
     }
-    acc.map(|a| vaddvq_f32(a))
+    std::array::from_fn(|k| vaddvq_f32(vaddq_f32(a[k], b[k])))
 }

@@ -1,6 +1,7 @@
 //! AVX2 four-row dot products against an f32 activation: float weights are widened to f32,
-//! Q8_0 / Q4_0 blocks are dequantized in registers (block dot in f32, then × the block scale).
-//! Each row keeps its own accumulators, so a row's result does not depend on its neighbours.
+//! Q8_0 / Q4_0 blocks are dequantized exactly in registers and accumulated in the F32 kernel's
+//! lanes and order (so a quantized matrix matches its dequantized f32 twin bit for bit). Each
+//! row keeps its own accumulators, so a row's result does not depend on its neighbours.
 
 use std::arch::x86_64::*;
 
@@ -113,59 +114,80 @@ unsafe fn ld_i8x8(p: *const u8) -> __m256 {
     _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(unsafe { _mm_loadl_epi64(p.cast()) }))
 }
 
-/// Q8_0: per block, s = Σ q·x over 32 lanes-wise in f32, then acc += s · d.
+/// One 32-column block of four rows, given each row's 32 weights as 4×8 exact f32 values
+/// (`q·d` is exact: 8-bit × 11-bit significands), accumulated exactly as [`dot4_f32`]
+/// accumulates 32 columns (columns 0–8 and 16–24 into `a`, 8–16 and 24–32 into `b`): a
+/// quantized matrix gives the same bits as its dequantized f32 twin.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn block4(w: [[__m256; 4]; 4], xs: &[__m256; 4], a: &mut [__m256; 4], b: &mut [__m256; 4]) {
+    for k in 0..4 {
+        a[k] = _mm256_fmadd_ps(w[k][0], xs[0], a[k]);
+        b[k] = _mm256_fmadd_ps(w[k][1], xs[1], b[k]);
+        a[k] = _mm256_fmadd_ps(w[k][2], xs[2], a[k]);
+        b[k] = _mm256_fmadd_ps(w[k][3], xs[3], b[k]);
+    }
+}
+
+/// Q8_0: w = q·d (exact), accumulated like F32.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
     let nb = blocks(&r, x, Q8_0_BYTES);
     let p = r.map(|s| s.as_ptr());
-    let mut acc = [_mm256_setzero_ps(); 4];
-    for b in 0..nb {
-        // SAFETY: b < nb: the 32 floats of block b of x and the 34 bytes of block b of each
-        // row (nb·34 bytes, checked by `blocks`) are in bounds.
+    let (mut a, mut b) = ([_mm256_setzero_ps(); 4], [_mm256_setzero_ps(); 4]);
+    for blk_i in 0..nb {
+        // SAFETY: blk_i < nb: block blk_i of x (32 floats) and of each row (34 bytes, nb·34
+        // checked by `blocks`) are in bounds.
         unsafe {
-            let xp = x.as_ptr().add(b * QK8_0);
+            let xp = x.as_ptr().add(blk_i * QK8_0);
             let xs = [0, 8, 16, 24].map(|o| _mm256_loadu_ps(xp.add(o)));
+            let mut w = [[_mm256_setzero_ps(); 4]; 4];
             for k in 0..4 {
-                let blk = p[k].add(b * Q8_0_BYTES);
+                let blk = p[k].add(blk_i * Q8_0_BYTES);
                 prefetch(blk);
-                let q = blk.add(2);
-                let mut s = _mm256_mul_ps(ld_i8x8(q), xs[0]);
-                s = _mm256_fmadd_ps(ld_i8x8(q.add(8)), xs[1], s);
-                s = _mm256_fmadd_ps(ld_i8x8(q.add(16)), xs[2], s);
-                s = _mm256_fmadd_ps(ld_i8x8(q.add(24)), xs[3], s);
-                acc[k] = _mm256_fmadd_ps(s, block_scale8(blk), acc[k]);
+                let d = block_scale8(blk);
+                for (j, wj) in w[k].iter_mut().enumerate() {
+                    *wj = _mm256_mul_ps(ld_i8x8(blk.add(2 + 8 * j)), d);
+                }
             }
+            block4(w, &xs, &mut a, &mut b);
         }
     }
-    hsum4(acc)
+    hsum4(std::array::from_fn(|k| _mm256_add_ps(a[k], b[k])))
 }
 
-/// Q4_0: nibbles minus 8 (low nibble = element j, high = j + 16), widened to f32.
+/// Q4_0: w = (nibble − 8)·d (exact; low nibble = element j, high = j + 16), accumulated like
+/// F32.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
     let nb = blocks(&r, x, Q4_0_BYTES);
     let p = r.map(|s| s.as_ptr());
     let (m4, eight) = (_mm_set1_epi8(0x0f), _mm_set1_epi8(8));
-    let f = |v: __m128i| _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
-    let mut acc = [_mm256_setzero_ps(); 4];
-    for b in 0..nb {
-        // SAFETY: b < nb: block b of x (32 floats) and of each row (18 bytes) are in bounds.
+    let (mut a, mut b) = ([_mm256_setzero_ps(); 4], [_mm256_setzero_ps(); 4]);
+    for blk_i in 0..nb {
+        // SAFETY: blk_i < nb: block blk_i of x (32 floats) and of each row (18 bytes) are in
+        // bounds.
         unsafe {
-            let xp = x.as_ptr().add(b * QK8_0);
+            let xp = x.as_ptr().add(blk_i * QK8_0);
             let xs = [0, 8, 16, 24].map(|o| _mm256_loadu_ps(xp.add(o)));
+            let mut w = [[_mm256_setzero_ps(); 4]; 4];
             for k in 0..4 {
-                let blk = p[k].add(b * Q4_0_BYTES);
+                let blk = p[k].add(blk_i * Q4_0_BYTES);
                 prefetch(blk);
+                let d = block_scale8(blk);
                 let q = _mm_loadu_si128(blk.add(2).cast());
                 let lo = _mm_sub_epi8(_mm_and_si128(q, m4), eight);
                 let hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16::<4>(q), m4), eight);
-                let mut s = _mm256_mul_ps(f(lo), xs[0]);
-                s = _mm256_fmadd_ps(f(_mm_srli_si128::<8>(lo)), xs[1], s);
-                s = _mm256_fmadd_ps(f(hi), xs[2], s);
-                s = _mm256_fmadd_ps(f(_mm_srli_si128::<8>(hi)), xs[3], s);
-                acc[k] = _mm256_fmadd_ps(s, block_scale8(blk), acc[k]);
+                let f = |v: __m128i| _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)), d);
+                w[k] = [
+                    f(lo),
+                    f(_mm_srli_si128::<8>(lo)),
+                    f(hi),
+                    f(_mm_srli_si128::<8>(hi)),
+                ];
             }
+            block4(w, &xs, &mut a, &mut b);
         }
     }
-    hsum4(acc)
+    hsum4(std::array::from_fn(|k| _mm256_add_ps(a[k], b[k])))
 }

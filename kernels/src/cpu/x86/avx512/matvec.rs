@@ -111,54 +111,64 @@ fn blocks(r: &[&[u8]; 4], x: &[f32], block_bytes: usize) -> usize {
     nb
 }
 
-/// Q8_0: 16 int8 → f32 per vector; per block s = Σ q·x, acc += s·d.
+/// Q8_0: w = q·d (exact: 8-bit × 11-bit significands), columns 0–16 into `a` and 16–32 into
+/// `b` — exactly how [`dot4_f32`] accumulates 32 columns, so a quantized matrix gives the same
+/// bits as its dequantized f32 twin.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
     let nb = blocks(&r, x, Q8_0_BYTES);
     let p = r.map(|s| s.as_ptr());
-    let f = |v: __m128i| _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v));
-    let mut acc = [_mm512_setzero_ps(); 4];
-    for b in 0..nb {
-        // SAFETY: b < nb: block b of x (32 floats) and of each row (34 bytes) are in bounds.
+    let f = |v: __m128i, d: __m512| _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v)), d);
+    let (mut a, mut b) = ([_mm512_setzero_ps(); 4], [_mm512_setzero_ps(); 4]);
+    for blk_i in 0..nb {
+        // SAFETY: blk_i < nb: block blk_i of x (32 floats) and of each row (34 bytes) are in
+        // bounds.
         unsafe {
-            let xp = x.as_ptr().add(b * QK8_0);
+            let xp = x.as_ptr().add(blk_i * QK8_0);
             let (x0, x1) = (_mm512_loadu_ps(xp), _mm512_loadu_ps(xp.add(16)));
             for k in 0..4 {
-                let blk = p[k].add(b * Q8_0_BYTES);
+                let blk = p[k].add(blk_i * Q8_0_BYTES);
                 prefetch(blk);
-                let w0 = f(_mm_loadu_si128(blk.add(2).cast()));
-                let w1 = f(_mm_loadu_si128(blk.add(18).cast()));
-                let s = _mm512_fmadd_ps(w1, x1, _mm512_mul_ps(w0, x0));
-                acc[k] = _mm512_fmadd_ps(s, block_scale16(blk), acc[k]);
+                let d = block_scale16(blk);
+                a[k] = _mm512_fmadd_ps(f(_mm_loadu_si128(blk.add(2).cast()), d), x0, a[k]);
+                b[k] = _mm512_fmadd_ps(f(_mm_loadu_si128(blk.add(18).cast()), d), x1, b[k]);
             }
         }
     }
-    acc.map(|a| _mm512_reduce_add_ps(a))
+    std::array::from_fn(|k| _mm512_reduce_add_ps(_mm512_add_ps(a[k], b[k])))
 }
 
-/// Q4_0: low nibbles are elements 0..16, high nibbles 16..32; minus 8 in int8.
+/// Q4_0: w = (nibble − 8)·d (exact; low nibbles are elements 0..16, high 16..32), accumulated
+/// like F32 (see [`dot4_q8_0`]).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
     let nb = blocks(&r, x, Q4_0_BYTES);
     let p = r.map(|s| s.as_ptr());
     let (m4, eight) = (_mm_set1_epi8(0x0f), _mm_set1_epi8(8));
-    let f = |v: __m128i| _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_sub_epi8(v, eight)));
-    let mut acc = [_mm512_setzero_ps(); 4];
-    for b in 0..nb {
-        // SAFETY: b < nb: block b of x (32 floats) and of each row (18 bytes) are in bounds.
+    let f = |v: __m128i, d: __m512| {
+        _mm512_mul_ps(
+            _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_sub_epi8(v, eight))),
+            d,
+        )
+    };
+    let (mut a, mut b) = ([_mm512_setzero_ps(); 4], [_mm512_setzero_ps(); 4]);
+    for blk_i in 0..nb {
+        // SAFETY: blk_i < nb: block blk_i of x (32 floats) and of each row (18 bytes) are in
+        // bounds.
         unsafe {
-            let xp = x.as_ptr().add(b * QK8_0);
+            let xp = x.as_ptr().add(blk_i * QK8_0);
             let (x0, x1) = (_mm512_loadu_ps(xp), _mm512_loadu_ps(xp.add(16)));
             for k in 0..4 {
-                let blk = p[k].add(b * Q4_0_BYTES);
+                let blk = p[k].add(blk_i * Q4_0_BYTES);
                 prefetch(blk);
+                let d = block_scale16(blk);
                 let q = _mm_loadu_si128(blk.add(2).cast());
-                let w0 = f(_mm_and_si128(q, m4));
-                let w1 = f(_mm_and_si128(_mm_srli_epi16::<4>(q), m4));
-                let s = _mm512_fmadd_ps(w1, x1, _mm512_mul_ps(w0, x0));
-                acc[k] = _mm512_fmadd_ps(s, block_scale16(blk), acc[k]);
+                let lo = _mm_and_si128(q, m4);
+                let hi = _mm_and_si128(_mm_srli_epi16::<4>(q), m4);
+                a[k] = _mm512_fmadd_ps(f(lo, d), x0, a[k]);
+                b[k] = _mm512_fmadd_ps(f(hi, d), x1, b[k]);
             }
         }
     }
-    acc.map(|a| _mm512_reduce_add_ps(a))
+    std::array::from_fn(|k| _mm512_reduce_add_ps(_mm512_add_ps(a[k], b[k])))
 }
