@@ -1,5 +1,6 @@
 //! `weft` — the command-line front end. A thin dispatcher: one module per subcommand.
 
+mod bench;
 mod convert;
 mod inspect;
 mod parity;
@@ -19,6 +20,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Measure load, prefill and decode speed, latency, memory and roofline fraction.
+    Bench(bench::Args),
     /// Convert a Hugging Face model folder (config.json + safetensors) to GGUF.
     Convert(convert::Args),
     /// Describe a GGUF file: architecture, hyper-parameters, layer plan, tensors, tokenizer.
@@ -36,6 +39,7 @@ pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Bench(args) => bench::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Parity(args) => parity::run(args),
