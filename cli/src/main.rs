@@ -1,8 +1,11 @@
 //! `weft` — the command-line front end. A thin dispatcher: one module per subcommand.
 
+mod chat;
+mod common;
 mod convert;
 mod inspect;
 mod parity;
+mod run;
 
 use std::process::ExitCode;
 
@@ -18,6 +21,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Generate text from a prompt, streaming tokens as they come [default model: the bundled
+    /// demo].
+    Run(run::Args),
+    /// Chat with a model over several turns (stdin can be piped); /reset, /save, /load, /quit.
+    Chat(chat::Args),
     /// Convert a Hugging Face model folder (config.json + safetensors) to GGUF.
     Convert(convert::Args),
     /// Describe a GGUF file: architecture, hyper-parameters, layer plan, tensors, tokenizer.
@@ -36,6 +44,8 @@ fn main() -> ExitCode {
         Command::Convert(args) => convert::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Parity(args) => parity::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Chat(args) => chat::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

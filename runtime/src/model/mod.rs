@@ -9,6 +9,7 @@ pub mod llama;
 pub mod mamba;
 pub mod mamba2;
 pub mod plan;
+pub mod tokenizer;
 pub mod weights;
 pub mod zamba2;
 

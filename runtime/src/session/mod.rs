@@ -203,6 +203,12 @@ impl Session {
         Ok(self.sampler.sample(&self.logits, config, recent)?)
     }
 
+    /// Restarts the sampler's random stream from `seed` (a fresh session and [`Session::reset`]
+    /// use [`DEFAULT_SEED`]); e.g. `s.set_seed(SamplerConfig::seed)` before generating.
+    pub fn set_seed(&mut self, seed: u64) {
+        self.sampler.reseed(seed);
+    }
+
     /// Back to the state of a fresh session (the sampler's RNG included).
     pub fn reset(&mut self) {
         self.state.clear();
