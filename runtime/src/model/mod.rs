@@ -4,6 +4,7 @@
 pub mod attention;
 pub mod config;
 pub mod ffn;
+pub mod frames;
 pub mod jamba;
 pub mod llama;
 pub mod mamba;
@@ -87,9 +88,9 @@ impl Model {
         self.fingerprint
     }
 
-    /// Lowers the Plan into a Program for up to `rows` tokens per run.
+    /// Lowers the Plan into a Program for up to `rows` tokens (or frames) per run.
     pub fn compile(&self, rows: usize, logits_all: bool) -> Program {
-        let mut p = ProgramBuilder::new(rows, self.config.n_embd);
+        let mut p = ProgramBuilder::new(rows, self.config.input_width());
         let logits = self.plan.lower(&self.config, &mut p, logits_all);
         p.finish(logits)
     }
