@@ -14,7 +14,6 @@ use weft::{Model, SessionConfig};
 /// The bundled text model (`models/demo-text.gguf`).
 pub const DEMO_TEXT: &str = "demo-text.gguf";
 /// The bundled sensor model (`models/demo-sensor.gguf`).
-#[allow(dead_code)] // used by `weft stream`
 pub const DEMO_SENSOR: &str = "demo-sensor.gguf";
 
 /// Where the bundled models are looked for, in order: `$WEFT_MODELS`, `./models`, a `models/`
@@ -192,6 +191,19 @@ pub fn print_stats(parts: &[String], state_bytes: usize) {
 /// caller stops quietly.
 pub fn emit(out: &mut impl Write, text: &str) -> Result<bool, io::Error> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes `text`, flushing when `flush` is set. `Ok(false)` when stdout was closed.
+pub fn emit_buffered(out: &mut impl Write, text: &str, flush: bool) -> Result<bool, io::Error> {
+    let mut result = out.write_all(text.as_bytes());
+    if flush {
+        result = result.and_then(|()| out.flush());
+    }
+    match result {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
         Err(e) => Err(e),

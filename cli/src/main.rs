@@ -6,6 +6,7 @@ mod convert;
 mod inspect;
 mod parity;
 mod run;
+mod stream;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,10 @@ enum Command {
     Run(run::Args),
     /// Chat with a model over several turns (stdin can be piped); /reset, /save, /load, /quit.
     Chat(chat::Args),
+    /// Feed frames (CSV lines or raw f32) through a model, one output line per frame; for a
+    /// sensor model: anomaly score, flag and the predicted next frame [default model: the
+    /// bundled sensor demo].
+    Stream(stream::Args),
     /// Convert a Hugging Face model folder (config.json + safetensors) to GGUF.
     Convert(convert::Args),
     /// Describe a GGUF file: architecture, hyper-parameters, layer plan, tensors, tokenizer.
@@ -46,6 +51,7 @@ fn main() -> ExitCode {
         Command::Parity(args) => parity::run(args),
         Command::Run(args) => run::run(args),
         Command::Chat(args) => chat::run(args),
+        Command::Stream(args) => stream::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

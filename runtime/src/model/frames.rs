@@ -16,9 +16,10 @@
 //!
 //! A flagged frame is not fed to the model: the detector steps its own prediction instead, so
 //! one spike or a dropout does not corrupt the state and raise alarms for the frames after it.
-//! After `impute_limit` flagged frames it feeds the real frames again (until `REARM` normal
-//! frames in a row re-arm it), so a lasting change of regime is followed instead of flagged for
-//! ever.
+//! After `impute_limit` flagged frames it feeds the real frames again (until twice as many
+//! normal frames in a row re-arm it), so a lasting change of regime is followed instead of
+//! flagged for ever, and a model that is still catching up is not left to run on its own
+//! predictions.
 
 use std::sync::Arc;
 
@@ -163,9 +164,6 @@ impl AnomalyScorer {
     }
 }
 
-/// Normal frames in a row after which flagged frames are replaced by predictions again.
-pub const REARM: usize = 8;
-
 /// Frames in, predictions and anomaly scores out, over an unbounded stream (see the module
 /// docs). Allocates only in `new`.
 pub struct AnomalyDetector {
@@ -263,7 +261,7 @@ impl AnomalyDetector {
         } else {
             self.normal_run += 1;
             // Re-armed once the model tracks the signal again.
-            if self.normal_run >= REARM {
+            if self.normal_run >= 2 * self.impute_limit {
                 self.imputed = 0;
             }
         }
