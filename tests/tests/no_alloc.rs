@@ -92,7 +92,7 @@ fn sessions_never_allocate_after_creation() {
         let mut session = model.session(config).unwrap();
         let prompt = Rng(5).tokens(50, model.config().n_vocab);
         let mut blob = vec![0u8; session.state_size()];
-        let table = model.matrix(model.plan().token_embd.id, 0);
+        let table = model.matrix(model.plan().token_embd.unwrap().id, 0);
         let mut frame = vec![0.0; model.config().n_embd];
         dequantize_row_into(&table, 1, &mut frame);
 

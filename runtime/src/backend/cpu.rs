@@ -164,7 +164,11 @@ impl CpuBackend {
 
     /// Writes the embedding rows of `tokens` into the Program's input (ids already checked).
     pub fn embed(&self, model: &Model, tokens: &[u32], input: Buf, arena: &mut [f32]) {
-        let table = model.matrix(model.plan().token_embd.id, 0);
+        let embd = model
+            .plan()
+            .token_embd
+            .expect("the session only embeds tokens of models with a token embedding");
+        let table = model.matrix(embd.id, 0);
         for (r, &t) in tokens.iter().enumerate() {
             matvec::dequantize_row_into(&table, t as usize, &mut arena[input.row(r, tokens.len())]);
         }

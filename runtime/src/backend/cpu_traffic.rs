@@ -27,8 +27,15 @@ impl Traffic {
 pub fn decode_traffic(model: &Model, program: &Program) -> Traffic {
     let mut t = Traffic::default();
     let f32s = |n: usize| 4 * n as u64;
-    let embd = model.matrix(model.plan().token_embd.id, 0);
-    t.weights += embd.row_bytes() as u64;
+    let plan = model.plan();
+    // A token reads one embedding row; a frame model reads its whole input projection.
+    if let Some(embd) = &plan.token_embd {
+        t.weights += model.matrix(embd.id, 0).row_bytes() as u64;
+    }
+    if let Some((w, b)) = &plan.frame_in {
+        t.weights += model.matrix(w.id, 0).data.len() as u64;
+        t.weights += b.as_ref().map_or(0, |b| f32s(model.vector(b.id).len()));
+    }
     for op in &program.ops {
         match op {
             Op::MatMul { w, .. } | Op::ExpertMatMul { w, .. } => {

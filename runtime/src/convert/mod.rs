@@ -72,6 +72,8 @@ fn dispatch(hf_arch: &str) -> Result<(&'static str, Fill), ConvertError> {
     Ok(match hf_arch {
         "MambaForCausalLM" => (mamba::ARCH, mamba::fill),
         "Mamba2ForCausalLM" => (mamba2::ARCH, mamba2::fill),
+        // weft's sensor models (docs/gguf.md, "Frame models").
+        "Mamba2ForFrameRegression" => (mamba2::ARCH, mamba2::fill_frames),
         "JambaForCausalLM" => (jamba::ARCH, jamba::fill),
         "Zamba2ForCausalLM" => (zamba2::ARCH, zamba2::fill),
         "LlamaForCausalLM" => (llama::ARCH, llama::fill),

@@ -18,7 +18,8 @@ use crate::state::{History, KvRing, State};
 pub enum Input<'a> {
     /// A token id, looked up in the embedding table.
     Token(u32),
-    /// An embedding-sized vector fed instead of a token embedding (sensor frames, soft prompts).
+    /// A frame fed instead of a token: `frame_dim` floats for a frame model (projected by its
+    /// `frame_in`), otherwise an embedding-sized vector (soft prompts).
     Frame(&'a [f32]),
 }
 
@@ -110,11 +111,11 @@ impl Session {
             config.int8_activations,
         );
         let arena = vec![0.0; decode.arena_len.max(prefill.arena_len)];
-        let n_vocab = model.config().n_vocab;
+        let n_out = model.config().output_width();
         Ok(Session {
-            sampler: Sampler::new(n_vocab),
+            sampler: Sampler::new(n_out),
             history: History::new(config.history),
-            logits: vec![0.0; n_vocab],
+            logits: vec![0.0; n_out],
             has_logits: false,
             position: 0,
             model,
@@ -145,7 +146,7 @@ impl Session {
         self.position
     }
 
-    /// Logits after the last step or prefill.
+    /// Logits after the last step or prefill (a regression model's predicted next frame).
     pub fn logits(&self) -> Option<&[f32]> {
         self.has_logits.then_some(&self.logits[..])
     }
@@ -155,7 +156,8 @@ impl Session {
         self.state.kv.get(i)
     }
 
-    /// Advances one position; returns the logits of the next token.
+    /// Advances one position; returns the logits of the next token (a regression model: its
+    /// prediction of the next frame).
     pub fn step(&mut self, input: Input) -> Result<&[f32], SessionError> {
         let input_buf = self.decode.input;
         match input {
@@ -166,10 +168,10 @@ impl Session {
                 self.history.push(t);
             }
             Input::Frame(frame) => {
-                let n_embd = self.model.config().n_embd;
-                if frame.len() != n_embd {
+                let width = self.model.config().input_width();
+                if frame.len() != width {
                     return Err(SessionError::FrameLength {
-                        expected: n_embd,
+                        expected: width,
                         found: frame.len(),
                     });
                 }
@@ -196,7 +198,7 @@ impl Session {
             return Err(SessionError::LogitsAllDisabled);
         }
         self.check_prompt(tokens)?;
-        let v = self.model.config().n_vocab;
+        let v = self.model.config().output_width();
         if out.len() != tokens.len() * v {
             return Err(SessionError::OutputSize {
                 expected: tokens.len() * v,
@@ -219,6 +221,12 @@ impl Session {
         Ok(self.sampler.sample(&self.logits, config, recent)?)
     }
 
+    /// Restarts the sampler's random stream from `seed` (a fresh session and [`Session::reset`]
+    /// use [`DEFAULT_SEED`]); e.g. `s.set_seed(SamplerConfig::seed)` before generating.
+    pub fn set_seed(&mut self, seed: u64) {
+        self.sampler.reseed(seed);
+    }
+
     /// Back to the state of a fresh session (the sampler's RNG included).
     pub fn reset(&mut self) {
         self.state.clear();
@@ -231,6 +239,11 @@ impl Session {
     }
 
     fn check_token(&self, t: u32) -> Result<(), SessionError> {
+        if self.model.plan().token_embd.is_none() {
+            return Err(SessionError::TokensUnsupported {
+                frame_dim: self.model.config().input_width(),
+            });
+        }
         let vocab = self.model.config().n_vocab;
         if (t as usize) < vocab {
             Ok(())
