@@ -1,5 +1,6 @@
 //! `weft` — the command-line front end. A thin dispatcher: one module per subcommand.
 
+mod bench;
 mod chat;
 mod common;
 mod convert;
@@ -7,6 +8,7 @@ mod inspect;
 mod parity;
 mod run;
 mod stream;
+mod synth;
 
 use std::process::ExitCode;
 
@@ -37,6 +39,10 @@ enum Command {
     Inspect(inspect::Args),
     /// Check a fixture folder against its Hugging Face reference logits (decode and prefill).
     Parity(parity::Args),
+    /// Write a random-weight model at the shape of a public checkpoint (benchmarks).
+    Synth(synth::Args),
+    /// Measure load, prefill and decode speed, latency, memory and roofline fraction.
+    Bench(bench::Args),
 }
 
 /// Errors every subcommand returns; printed once (messages already include their causes), exit
@@ -46,12 +52,14 @@ pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Bench(args) => bench::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Parity(args) => parity::run(args),
         Command::Run(args) => run::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Stream(args) => stream::run(args),
+        Command::Synth(args) => synth::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
