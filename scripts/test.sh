@@ -12,3 +12,5 @@ echo "== lint"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== tests"
 cargo test --workspace
+echo "== ffi (C ABI, JNI, Android target)"
+bash scripts/test-ffi.sh
