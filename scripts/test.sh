@@ -12,5 +12,4 @@ echo "== lint"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== tests"
 cargo test --workspace
-echo "== ffi (C ABI, JNI, Android target)"
 bash scripts/test-ffi.sh
