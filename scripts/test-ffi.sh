@@ -22,6 +22,8 @@ need cc gcc
 need valgrind valgrind
 need javac openjdk-17-jdk-headless
 
+echo "== ffi: lint the JNI entry points (feature jni, which the workspace lint leaves off)"
+cargo clippy -q -p weft-ffi --features jni --all-targets -- -D warnings
 echo "== ffi: build libweft_ffi (shared + static, with the JNI entry points)"
 cargo build -p weft-ffi --features jni
 echo "== ffi: fixture model + expected tokens from the Rust API"
@@ -40,3 +42,19 @@ for kind in shared static; do
     echo "-- $kind library, under valgrind"
     valgrind "${valgrind_args[@]}" "$work/weft_test_$kind" "$work"
 done
+
+echo "== ffi: Java binding host test (ffi/java, JNI)"
+rm -rf "$work/java" && mkdir -p "$work/java"
+javac -Xlint:all -Werror -d "$work/java" ffi/java/src/main/java/dev/weft/*.java \
+    ffi/java/src/test/java/dev/weft/*.java
+java -Xcheck:jni -Dweft.library="$(cd "$lib" && pwd)/libweft_ffi.so" -cp "$work/java" \
+    dev.weft.WeftTest "$work"
+
+echo "== ffi: Android target (aarch64-linux-android): static library with the JNI entry points"
+# A full compile of the crate and its dependencies for the phone target, so it also covers
+# `cargo check --target aarch64-linux-android -p weft-ffi --features jni`. Linking the .so
+# needs the NDK (android/README.md).
+rustup target list --installed | grep -qx aarch64-linux-android ||
+    rustup target add aarch64-linux-android
+cargo rustc -q -p weft-ffi --lib --target aarch64-linux-android --features jni --crate-type staticlib
+ls -l "$target_dir/aarch64-linux-android/debug/libweft_ffi.a"

@@ -24,6 +24,9 @@ mod status;
 mod text;
 mod tokenizer;
 
+#[cfg(feature = "jni")]
+mod jni;
+
 pub use detok::*;
 pub use error::{weft_last_error, weft_last_status};
 pub use generate::*;

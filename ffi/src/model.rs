@@ -19,8 +19,8 @@ use crate::tokenizer;
 pub struct weft_model {
     pub(crate) model: Arc<Model>,
     pub(crate) tokenizer: Option<Tokenizer>,
-    architecture: CString,
-    name: CString,
+    pub(crate) architecture: CString,
+    pub(crate) name: CString,
 }
 
 /// What `weft_model_info` reports. Set `size` to `sizeof(weft_model_desc)` before the call.
@@ -50,16 +50,16 @@ impl params::Params for weft_model_desc {
     const NAME: &'static str = "weft_model_desc";
 }
 
-/// Progress reporting that the callback can abort.
-struct Progress(weft_model_params);
+/// What a load needs besides the path; `progress` returns false to abort.
+pub(crate) struct LoadOptions<'a> {
+    pub tokenizer: Option<&'a Path>,
+    pub prefault: bool,
+    pub progress: &'a mut dyn FnMut(f32) -> bool,
+}
 
-impl Progress {
-    fn report(&self, fraction: f32) -> FfiResult {
-        let Some(cb) = self.0.progress else {
-            return Ok(());
-        };
-        // SAFETY: the caller supplied this function pointer and its user data together.
-        if unsafe { cb(fraction, self.0.progress_user_data) } {
+impl LoadOptions<'_> {
+    fn report(&mut self, fraction: f32) -> FfiResult {
+        if (self.progress)(fraction) {
             Ok(())
         } else {
             Err(Failure::new(
@@ -71,40 +71,33 @@ impl Progress {
 }
 
 /// Touches one byte per page so the whole file is resident before the first step.
-fn prefault(bytes: &[u8], progress: &Progress) -> FfiResult {
+fn prefault(bytes: &[u8], opts: &mut LoadOptions) -> FfiResult {
     const PAGE: usize = 4096;
     const REPORTS: usize = 64;
     let per_report = bytes.len().div_ceil(REPORTS).max(PAGE);
+    let parts = bytes.len().div_ceil(per_report);
     for (i, part) in bytes.chunks(per_report).enumerate() {
         let sum = part
             .iter()
             .step_by(PAGE)
             .fold(0u8, |a, &b| a.wrapping_add(b));
         std::hint::black_box(sum);
-        progress.report(0.1 + 0.8 * (i + 1) as f32 / bytes.len().div_ceil(per_report) as f32)?;
+        opts.report(0.1 + 0.8 * (i + 1) as f32 / parts as f32)?;
     }
     Ok(())
 }
 
-fn load(path: &Path, params: weft_model_params) -> FfiResult<weft_model> {
-    let progress = Progress(params);
-    progress.report(0.0)?;
+/// Loads the model at `path` and finds its tokenizer (the C and Java entry points share this).
+pub(crate) fn load(path: &Path, mut opts: LoadOptions) -> FfiResult<weft_model> {
+    opts.report(0.0)?;
     let gguf = Gguf::open(path).map_err(weft::ModelError::from)?;
-    progress.report(0.1)?;
-    if params.prefault {
-        prefault(gguf.as_bytes(), &progress)?;
+    opts.report(0.1)?;
+    if opts.prefault {
+        prefault(gguf.as_bytes(), &mut opts)?;
     }
     let model = Model::from_gguf(gguf)?;
-    progress.report(0.95)?;
-    let explicit = if params.tokenizer_path.is_null() {
-        None
-    } else {
-        // SAFETY: non-NULL; NUL-terminated by the caller's contract.
-        Some(Path::new(unsafe {
-            ptr::c_str(params.tokenizer_path, "tokenizer_path")
-        }?))
-    };
-    let tokenizer = tokenizer::load(model.gguf(), path, explicit)?;
+    opts.report(0.95)?;
+    let tokenizer = tokenizer::load(model.gguf(), path, opts.tokenizer)?;
     let architecture = CString::new(model.config().arch.name()).unwrap_or_default();
     let name = model
         .gguf()
@@ -113,7 +106,7 @@ fn load(path: &Path, params: weft_model_params) -> FfiResult<weft_model> {
         .flatten()
         .and_then(|s| CString::new(s).ok())
         .unwrap_or_default();
-    progress.report(1.0)?;
+    opts.report(1.0)?;
     Ok(weft_model {
         model: Arc::new(model),
         tokenizer,
@@ -136,8 +129,25 @@ pub unsafe extern "C" fn weft_model_load(
         let out = unsafe { ptr::out(out, "out") }?;
         *out = std::ptr::null_mut();
         let path = unsafe { ptr::c_str(path, "path") }?;
-        let params = unsafe { params::read(params, weft_model_default_params()) }?;
-        *out = Box::into_raw(Box::new(load(Path::new(path), params)?));
+        let p = unsafe { params::read(params, weft_model_default_params()) }?;
+        let tokenizer = if p.tokenizer_path.is_null() {
+            None
+        } else {
+            Some(Path::new(unsafe {
+                ptr::c_str(p.tokenizer_path, "tokenizer_path")
+            }?))
+        };
+        let mut progress = |fraction: f32| match p.progress {
+            // SAFETY: the caller's callback with its own user data.
+            Some(cb) => unsafe { cb(fraction, p.progress_user_data) },
+            None => true,
+        };
+        let opts = LoadOptions {
+            tokenizer,
+            prefault: p.prefault,
+            progress: &mut progress,
+        };
+        *out = Box::into_raw(Box::new(load(Path::new(path), opts)?));
         Ok(())
     })
 }
@@ -161,7 +171,7 @@ pub unsafe extern "C" fn weft_model_info(
     })
 }
 
-fn describe(m: &weft_model) -> weft_model_desc {
+pub(crate) fn describe(m: &weft_model) -> weft_model_desc {
     let c = m.model.config();
     let u = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
     let id = |t: Option<u32>| t.and_then(|t| i32::try_from(t).ok()).unwrap_or(-1);
