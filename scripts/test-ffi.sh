@@ -43,6 +43,11 @@ for kind in shared static; do
     valgrind "${valgrind_args[@]}" "$work/weft_test_$kind" "$work"
 done
 
+echo "== ffi: C example (examples/c) on the bundled demo model"
+cc "${cflags[@]}" examples/c/generate.c -o "$work/generate" \
+    -L"$lib" -lweft_ffi -Wl,-rpath,"$(cd "$lib" && pwd)"
+"$work/generate" models/demo-text.gguf "And God said" 16
+
 echo "== ffi: Java binding host test (ffi/java, JNI)"
 rm -rf "$work/java" && mkdir -p "$work/java"
 javac -Xlint:all -Werror -d "$work/java" ffi/java/src/main/java/dev/weft/*.java \
