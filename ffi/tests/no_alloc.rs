@@ -85,6 +85,7 @@ fn session_calls_do_not_allocate() {
     let frame = [0.01f32; 32];
     let prompt = [1u32, 5, 9, 200, 7];
     let mut blob = vec![0u8; unsafe { weft_session_state_size(s) }];
+    let (blob_ptr, blob_len) = (blob.as_mut_ptr(), blob.len());
     let ok = weft_status::WEFT_OK;
     // Warm up once (first-touch lazies in the thread-locals), then count.
     let run = || unsafe {
@@ -117,6 +118,7 @@ fn session_calls_do_not_allocate() {
         "the C ABI allocated on the step path"
     );
 
+    drop(blob);
     unsafe {
         weft_session_free(&mut s);
         weft_model_free(&mut model);
