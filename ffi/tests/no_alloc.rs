@@ -102,11 +102,8 @@ fn session_calls_do_not_allocate() {
                 ok
             );
         }
-        assert_eq!(
-            weft_session_save_state(s, blob.as_ptr().cast_mut(), blob.len()),
-            ok
-        );
-        assert_eq!(weft_session_load_state(s, blob.as_ptr(), blob.len()), ok);
+        assert_eq!(weft_session_save_state(s, blob_ptr, blob_len), ok);
+        assert_eq!(weft_session_load_state(s, blob_ptr, blob_len), ok);
         assert_eq!(weft_session_position(s, &mut pos), ok);
         assert_eq!(weft_session_cancel(s), ok);
         assert_eq!(weft_session_reset(s), ok);
