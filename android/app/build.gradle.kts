@@ -39,9 +39,10 @@ android {
     sourceSets["main"].assets.srcDir(bundledAssets)
 }
 
-// Bundles the repository's demo model (models/demo-text.gguf, 7.5 MB) as an asset.
+// Bundles the repository's demo models as assets: models/demo-text.gguf (7.5 MB Zamba2, text)
+// and models/demo-sensor.gguf (340 KB Mamba-2 that predicts the next IMU frame).
 val bundleDemoModel by tasks.registering(Copy::class) {
-    from(repoRoot.resolve("models/demo-text.gguf"))
+    from(repoRoot.resolve("models/demo-text.gguf"), repoRoot.resolve("models/demo-sensor.gguf"))
     into(bundledAssets)
 }
 

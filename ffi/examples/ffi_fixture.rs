@@ -8,8 +8,11 @@
 //!   with the test tokenizer of `ffi/tests/data` embedded;
 //! - `bare.gguf`: the same model without a tokenizer;
 //! - `side/model.gguf` + `side/tokenizer.json`: the bare model with a sidecar tokenizer;
+//! - `sensor.gguf`: the bundled sensor model (`models/demo-sensor.gguf`: 6-float IMU frames in,
+//!   the predicted next frame out);
 //! - `expected.txt`: what the Rust API computes — the prompt's ids, the greedy continuation and
-//!   the logits after one frame — one `name count values…` line each.
+//!   the logits after one frame, the sensor model's outputs for its first reference frames — one
+//!   `name count values…` line each.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -24,6 +27,8 @@ use weft::{Input, Model, SessionConfig};
 const PROMPT: &str = "Hello world! The quick brown fox";
 const MAX_TOKENS: usize = 24;
 const LOGITS_SHOWN: usize = 8;
+/// Reference frames of `models/demo-sensor.ref.json` fed to the sensor model.
+const SENSOR_FRAMES: usize = 4;
 
 type Res<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
@@ -102,10 +107,35 @@ fn main() -> Res {
         .map(|x| format!("{x:e}"))
         .collect();
 
+    // The sensor model: its first reference frames, and the Rust API's output after each.
+    std::fs::copy(
+        root.join("models/demo-sensor.gguf"),
+        out.join("sensor.gguf"),
+    )?;
+    let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        root.join("models/demo-sensor.ref.json"),
+    )?)?;
+    let sensor = Arc::new(Model::load(out.join("sensor.gguf"))?);
+    let mut ss = sensor.session(SessionConfig::default())?;
+    let (mut frames, mut outputs) = (Vec::new(), Vec::new());
+    for f in reference["frames"]
+        .as_array()
+        .ok_or("frames")?
+        .iter()
+        .take(SENSOR_FRAMES)
+    {
+        let f: Vec<f32> = serde_json::from_value(f.clone())?;
+        outputs.extend_from_slice(ss.step(Input::Frame(&f))?);
+        frames.extend(f);
+    }
+    let show = |v: &[f32]| v.iter().map(|x| format!("{x:e}")).collect::<Vec<_>>();
+
     let mut text = String::new();
     line(&mut text, "prompt_ids", &prompt);
     line(&mut text, "greedy", &greedy);
     line(&mut text, "frame_logits", &shown);
+    line(&mut text, "sensor_frames", &show(&frames));
+    line(&mut text, "sensor_outputs", &show(&outputs));
     std::fs::write(out.join("expected.txt"), &text)?;
     print!("{text}");
     Ok(())

@@ -124,7 +124,7 @@ typedef struct {
     // `general.name` ("" when absent); valid while the model lives.
     const char *name;
     uint32_t n_vocab;
-    // Embedding width: the length of a frame for `weft_session_step_frame`.
+    // Model width.
     uint32_t n_embd;
     uint32_t n_layer;
     // Trained context length, 0 when the file states none.
@@ -135,6 +135,15 @@ typedef struct {
     bool has_tokenizer;
     // Bytes of the model file (memory-mapped, not copied).
     uint64_t file_size;
+    // Floats per frame for `weft_session_step_frame`: the frame size of a frame (sensor)
+    // model, else `n_embd` (an embedding-sized frame replaces a token embedding).
+    uint32_t frame_size;
+    // Floats per step output: the predicted next frame of a regression model, else `n_vocab`.
+    uint32_t output_size;
+    // False for frame models, which refuse tokens.
+    bool accepts_tokens;
+    // The output is a regression (the predicted next frame), not vocabulary logits.
+    bool regression;
 } weft_model_desc;
 
 // How `weft_session_new` sets up a session. Get one from `weft_session_default_params()`.
@@ -147,10 +156,14 @@ typedef struct {
     uint32_t kv_sinks;
     // Tokens per prefill run.
     uint32_t prefill_chunk;
-    // Worker threads.
+    // Threads of the CPU backend, the calling thread included; 0 = the physical cores.
+    // Started with the session; results do not depend on the count.
     uint32_t threads;
     // Tokens of history kept for the repetition penalty.
     uint32_t history;
+    // Multiply Q8_0/Q4_0 weights with int8-quantized activations (llama.cpp's scheme): faster,
+    // about 0.5% relative rounding per matmul. Default false.
+    bool int8_activations;
 } weft_session_params;
 
 #ifdef __cplusplus
@@ -225,7 +238,7 @@ void weft_model_free(weft_model **model);
 weft_model_params weft_model_default_params(void);
 
 // Default session parameters (kv_window 4096, kv_sinks 4, prefill_chunk 64, 1 thread,
-// history 256).
+// history 256, f32 activations).
 weft_session_params weft_session_default_params(void);
 
 // Default sampling (temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, no repetition penalty).
@@ -259,8 +272,10 @@ weft_status weft_session_step_token(weft_session *session,
                                     const float **logits,
                                     size_t *n_logits);
 
-// Feeds one frame of `n` floats (exactly the model's `n_embd`) in place of a token embedding:
-// sensor or audio features, soft prompts. Outputs as for `weft_session_prefill`.
+// Feeds one frame of `n` floats (exactly `weft_model_desc.frame_size`): a sensor or audio
+// frame for a frame model, else an embedding-sized vector in place of a token embedding (soft
+// prompts). Outputs (`output_size` floats: logits, or a regression model's predicted next
+// frame) as for `weft_session_prefill`.
 weft_status weft_session_step_frame(weft_session *session,
                                     const float *frame,
                                     size_t n,
@@ -280,6 +295,10 @@ weft_status weft_session_sample(weft_session *session,
 // Back to a fresh session's state (position 0, empty history, the RNG restarted). Also clears
 // the unusable mark an internal error leaves.
 weft_status weft_session_reset(weft_session *session);
+
+// Restarts the sampler's random stream from `seed` (a new session and a reset start from a
+// fixed default seed, so runs reproduce).
+weft_status weft_session_set_seed(weft_session *session, uint64_t seed);
 
 // Tokens and frames consumed since creation or the last reset, into `*position`.
 weft_status weft_session_position(weft_session *session, uint64_t *position);

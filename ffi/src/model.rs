@@ -33,7 +33,7 @@ pub struct weft_model_desc {
     /// `general.name` ("" when absent); valid while the model lives.
     pub name: *const c_char,
     pub n_vocab: u32,
-    /// Embedding width: the length of a frame for `weft_session_step_frame`.
+    /// Model width.
     pub n_embd: u32,
     pub n_layer: u32,
     /// Trained context length, 0 when the file states none.
@@ -44,6 +44,15 @@ pub struct weft_model_desc {
     pub has_tokenizer: bool,
     /// Bytes of the model file (memory-mapped, not copied).
     pub file_size: u64,
+    /// Floats per frame for `weft_session_step_frame`: the frame size of a frame (sensor)
+    /// model, else `n_embd` (an embedding-sized frame replaces a token embedding).
+    pub frame_size: u32,
+    /// Floats per step output: the predicted next frame of a regression model, else `n_vocab`.
+    pub output_size: u32,
+    /// False for frame models, which refuse tokens.
+    pub accepts_tokens: bool,
+    /// The output is a regression (the predicted next frame), not vocabulary logits.
+    pub regression: bool,
 }
 
 impl params::Params for weft_model_desc {
@@ -188,6 +197,10 @@ pub(crate) fn describe(m: &weft_model) -> weft_model_desc {
         eos_token: id(tok.and_then(Tokenizer::eos_id)),
         has_tokenizer: tok.is_some(),
         file_size: m.model.gguf().as_bytes().len() as u64,
+        frame_size: u(c.input_width()),
+        output_size: u(c.output_width()),
+        accepts_tokens: m.model.plan().token_embd.is_some(),
+        regression: c.frames.as_ref().is_some_and(|f| f.regression),
     }
 }
 

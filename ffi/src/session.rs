@@ -131,8 +131,10 @@ pub unsafe extern "C" fn weft_session_step_token(
     })
 }
 
-/// Feeds one frame of `n` floats (exactly the model's `n_embd`) in place of a token embedding:
-/// sensor or audio features, soft prompts. Outputs as for `weft_session_prefill`.
+/// Feeds one frame of `n` floats (exactly `weft_model_desc.frame_size`): a sensor or audio
+/// frame for a frame model, else an embedding-sized vector in place of a token embedding (soft
+/// prompts). Outputs (`output_size` floats: logits, or a regression model's predicted next
+/// frame) as for `weft_session_prefill`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn weft_session_step_frame(
     session: *mut weft_session,
@@ -145,7 +147,7 @@ pub unsafe extern "C" fn weft_session_step_frame(
         // SAFETY: pointer checked by `ptr`; validity is the caller's contract.
         let s = unsafe { ptr::get(session, "session") }?;
         let mut inner = s.lock()?;
-        let expected = inner.session.model().config().n_embd;
+        let expected = inner.session.model().config().input_width();
         if n != expected {
             // Checked before `frame` becomes a slice: a wrong `n` may overrun the caller's array.
             return Err(SessionError::FrameLength { expected, found: n }.into());
@@ -229,6 +231,21 @@ pub unsafe extern "C" fn weft_session_reset(session: *mut weft_session) -> weft_
         }
         drop(inner);
         s.inner.clear_poison();
+        Ok(())
+    })
+}
+
+/// Restarts the sampler's random stream from `seed` (a new session and a reset start from a
+/// fixed default seed, so runs reproduce).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn weft_session_set_seed(
+    session: *mut weft_session,
+    seed: u64,
+) -> weft_status {
+    guard(|| {
+        // SAFETY: pointer checked by `ptr`; validity is the caller's contract.
+        let s = unsafe { ptr::get(session, "session") }?;
+        s.lock()?.session.set_seed(seed);
         Ok(())
     })
 }

@@ -26,6 +26,7 @@ int fixture_load(fixture *fx, const char *dir) {
     snprintf(fx->bare, sizeof fx->bare, "%s/bare.gguf", dir);
     snprintf(fx->side, sizeof fx->side, "%s/side/model.gguf", dir);
     snprintf(fx->tokenizer, sizeof fx->tokenizer, "%s/hf/tokenizer.json", dir);
+    snprintf(fx->sensor, sizeof fx->sensor, "%s/sensor.gguf", dir);
     char path[1100];
     snprintf(path, sizeof path, "%s/expected.txt", dir);
     FILE *f = fopen(path, "r");
@@ -34,7 +35,9 @@ int fixture_load(fixture *fx, const char *dir) {
         return -1;
     }
     int bad = read_line(f, "prompt_ids", &fx->prompt_ids) || read_line(f, "greedy", &fx->greedy) ||
-              read_line(f, "frame_logits", &fx->frame_logits);
+              read_line(f, "frame_logits", &fx->frame_logits) ||
+              read_line(f, "sensor_frames", &fx->sensor_frames) ||
+              read_line(f, "sensor_outputs", &fx->sensor_outputs);
     fclose(f);
     return bad ? -1 : 0;
 }

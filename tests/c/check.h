@@ -44,8 +44,8 @@ typedef struct {
 
 typedef struct {
     char dir[1024];
-    char model[1100], bare[1100], side[1100], tokenizer[1100];
-    expected_line prompt_ids, greedy, frame_logits;
+    char model[1100], bare[1100], side[1100], tokenizer[1100], sensor[1100];
+    expected_line prompt_ids, greedy, frame_logits, sensor_frames, sensor_outputs;
 } fixture;
 
 /* Reads `<dir>/expected.txt` and fills the paths; returns 0 on success. */
@@ -62,5 +62,6 @@ void test_text(const fixture *fx);
 void test_session(const fixture *fx);
 void test_state(const fixture *fx);
 void test_threads(const fixture *fx);
+void test_sensor(const fixture *fx);
 
 #endif

@@ -16,6 +16,7 @@ int main(int argc, char **argv) {
     test_session(&fx);
     test_state(&fx);
     test_threads(&fx);
+    test_sensor(&fx);
     printf("weft_test: %d passed, %d failed\n", checks_passed, checks_failed);
     return checks_failed == 0 ? 0 : 1;
 }

@@ -83,6 +83,9 @@ static void test_info(const fixture *fx) {
     CHECK(d.has_tokenizer && d.bos_token == 1 && d.eos_token == 2, "tokenizer %d %d %d",
           d.has_tokenizer, d.bos_token, d.eos_token);
     CHECK(d.file_size > 100000, "file size %llu", (unsigned long long)d.file_size);
+    CHECK(d.frame_size == 32 && d.output_size == 300 && d.accepts_tokens && !d.regression,
+          "frames %u, outputs %u, tokens %d, regression %d", d.frame_size, d.output_size,
+          d.accepts_tokens, d.regression);
     CHECK(d.size == sizeof d, "size changed");
 
     weft_model_desc small = {.size = 4};

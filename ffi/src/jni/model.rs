@@ -113,6 +113,10 @@ pub extern "system" fn Java_dev_weft_Native_modelInfo<'local>(
             d.bos_token,
             d.eos_token,
             d.has_tokenizer as i32,
+            d.frame_size as i32,
+            d.output_size as i32,
+            d.accepts_tokens as i32,
+            d.regression as i32,
         ];
         let array = env.new_int_array(v.len())?;
         array.set_region(env, 0, &v)?;

@@ -49,6 +49,7 @@ pub extern "system" fn Java_dev_weft_Native_sessionDefaults<'local>(
             p.prefill_chunk,
             p.threads,
             p.history,
+            p.int8_activations as u32,
         ]
         .map(|x| x as i32);
         let array = env.new_int_array(v.len())?;
@@ -93,7 +94,7 @@ pub extern "system" fn Java_dev_weft_Native_sessionNew<'local>(
     params: JIntArray<'local>,
 ) -> jlong {
     env.with_env(|env| -> Res<_> {
-        let mut v = [0i32; 5];
+        let mut v = [0i32; 6];
         params.get_region(env, 0, &mut v)?;
         let p = weft_session_params {
             kv_window: v[0] as u32,
@@ -101,6 +102,7 @@ pub extern "system" fn Java_dev_weft_Native_sessionNew<'local>(
             prefill_chunk: v[2] as u32,
             threads: v[3] as u32,
             history: v[4] as u32,
+            int8_activations: v[5] != 0,
             ..weft_session_default_params()
         };
         let mut out = null_mut();
@@ -294,6 +296,20 @@ pub extern "system" fn Java_dev_weft_Native_sessionGenerate<'local>(
         }
         result?;
         Ok(count)
+    })
+    .resolve::<ThrowWeft>()
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weft_Native_sessionSetSeed<'local>(
+    mut env: EnvUnowned<'local>,
+    _: JClass<'local>,
+    session: jlong,
+    seed: jlong,
+) {
+    env.with_env(|_| -> Res<_> {
+        // SAFETY: a live handle or 0 (refused).
+        check(unsafe { crate::weft_session_set_seed(from_handle(session), seed as u64) })
     })
     .resolve::<ThrowWeft>()
 }

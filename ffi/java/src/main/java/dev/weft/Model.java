@@ -36,7 +36,7 @@ public final class Model implements AutoCloseable {
     }
 
     public int vocabSize() { return info[0]; }
-    /** Embedding width: the length of a frame for {@link Session#stepFrame}. */
+    /** Model width. */
     public int embeddingSize() { return info[1]; }
     public int layerCount() { return info[2]; }
     /** Trained context length, 0 when the file states none. */
@@ -45,6 +45,14 @@ public final class Model implements AutoCloseable {
     public int bosToken() { return info[4]; }
     public int eosToken() { return info[5]; }
     public boolean hasTokenizer() { return info[6] != 0; }
+    /** Floats per frame for {@link Session#stepFrame}: a sensor model's frame, else the width. */
+    public int frameSize() { return info[7]; }
+    /** Floats per step output: a regression model's predicted next frame, else the vocabulary. */
+    public int outputSize() { return info[8]; }
+    /** False for frame (sensor) models, which refuse tokens. */
+    public boolean acceptsTokens() { return info[9] != 0; }
+    /** The output is the predicted next frame, not vocabulary logits. */
+    public boolean isRegression() { return info[10] != 0; }
     public String architecture() { return architecture; }
     public String name() { return name; }
     public long fileSize() { return fileSize; }

@@ -15,7 +15,8 @@ final class Native {
     // Model
     static native long modelLoad(String path, String tokenizerPath, boolean prefault, ProgressListener progress);
     static native void modelFree(long model);
-    /** {n_vocab, n_embd, n_layer, n_ctx, bos, eos, has_tokenizer}. */
+    /** {n_vocab, n_embd, n_layer, n_ctx, bos, eos, has_tokenizer, frame_size, output_size,
+     *  accepts_tokens, regression}. */
     static native int[] modelInfo(long model);
     static native String modelArchitecture(long model);
     static native String modelName(long model);
@@ -29,7 +30,7 @@ final class Native {
     static native String detokFlush(long detok);
     static native void detokFree(long detok);
 
-    // Parameters: {kv_window, kv_sinks, prefill_chunk, threads, history} and
+    // Parameters: {kv_window, kv_sinks, prefill_chunk, threads, history, int8_activations} and
     // {temperature, top_k, top_p, min_p, repetition_penalty, repeat_last_n}.
     static native int[] sessionDefaults();
     static native float[] samplingDefaults(boolean greedy);
@@ -46,6 +47,7 @@ final class Native {
     static native int sessionSample(long session, float[] sampling);
     static native int sessionGenerate(long session, int[] prompt, float[] sampling, int maxTokens,
             TokenCallback callback);
+    static native void sessionSetSeed(long session, long seed);
     static native void sessionCancel(long session);
     static native void sessionReset(long session);
     static native long sessionPosition(long session);

@@ -11,13 +11,13 @@ public final class Session implements AutoCloseable {
     private long handle;
     /** Guards the handle against close() while cancel() uses it. */
     private final Object cancelLock = new Object();
-    private final int vocabSize;
-    private final int embeddingSize;
+    private final int frameSize;
+    private final int outputSize;
 
     Session(Model model, SessionParams params) {
         this.handle = Native.sessionNew(model.handle(), params.toArray());
-        this.vocabSize = model.vocabSize();
-        this.embeddingSize = model.embeddingSize();
+        this.frameSize = model.frameSize();
+        this.outputSize = model.outputSize();
     }
 
     private long handle() {
@@ -25,8 +25,10 @@ public final class Session implements AutoCloseable {
         return handle;
     }
 
-    public int vocabSize() { return vocabSize; }
-    public int embeddingSize() { return embeddingSize; }
+    /** Floats per frame ({@link Model#frameSize()}). */
+    public int frameSize() { return frameSize; }
+    /** Floats per step output ({@link Model#outputSize()}). */
+    public int outputSize() { return outputSize; }
 
     /** Feeds the tokens (at least one). */
     public synchronized void prefill(int[] tokens) {
@@ -39,8 +41,9 @@ public final class Session implements AutoCloseable {
     }
 
     /**
-     * Feeds one frame (sensor features etc.) of {@link #embeddingSize()} floats, read from the
-     * frame buffer's position, and writes the per-step output ({@link #vocabSize()} floats) into
+     * Feeds one frame of {@link #frameSize()} floats (a sensor model's frame, or an
+     * embedding-sized vector), read from the frame buffer's position, and writes the per-step
+     * output ({@link #outputSize()} floats: logits or the predicted next frame) into
      * {@code out} at its position (null = don't copy; see {@link #logits}). Both buffers must be
      * direct and in native byte order: no copy and no allocation per frame. Positions do not move.
      */
@@ -57,13 +60,13 @@ public final class Session implements AutoCloseable {
             throw new IllegalArgumentException(name + " must be in native byte order");
     }
 
-    /** Copies the last output into {@code out} (at least {@link #vocabSize()} long). */
+    /** Copies the last output into {@code out} (at least {@link #outputSize()} long). */
     public synchronized void logits(float[] out) {
         Native.sessionLogits(handle(), out);
     }
 
     public float[] logits() {
-        float[] out = new float[vocabSize];
+        float[] out = new float[outputSize];
         logits(out);
         return out;
     }
@@ -83,6 +86,11 @@ public final class Session implements AutoCloseable {
     public synchronized int generate(int[] prompt, SamplingParams params, int maxTokens, TokenCallback callback) {
         return Native.sessionGenerate(handle(), prompt == null ? new int[0] : prompt,
                 (params == null ? SamplingParams.defaults() : params).toArray(), maxTokens, callback);
+    }
+
+    /** Restarts the sampler's random stream from {@code seed} (sessions start from a fixed seed). */
+    public synchronized void setSeed(long seed) {
+        Native.sessionSetSeed(handle(), seed);
     }
 
     /** Stops a {@link #generate} running on another thread before its next token. */

@@ -103,6 +103,8 @@ public final class WeftTest {
             check(m.vocabSize() == 300 && m.embeddingSize() == 32 && m.layerCount() == 6, "shape");
             check(m.hasTokenizer() && m.bosToken() == 1 && m.eosToken() == 2, "tokenizer info");
             check(m.fileSize() > 100000, "file size");
+            check(m.frameSize() == 32 && m.outputSize() == 300 && m.acceptsTokens() && !m.isRegression(),
+                    "frame/output sizes");
             testText(m, promptIds);
             testSession(m, promptIds, greedy);
             testFrames(m, exp.get("frame_logits"));
@@ -110,6 +112,7 @@ public final class WeftTest {
             testCancel(m, promptIds, greedy);
             testErrors(m, dir);
         }
+        testSensor(dir, exp.get("sensor_frames"), exp.get("sensor_outputs"));
         System.out.println("WeftTest: " + passed + " passed, " + failed + " failed");
         System.exit(failed == 0 ? 0 : 1);
     }
@@ -256,6 +259,33 @@ public final class WeftTest {
             check(e instanceof WeftException && ((WeftException) e).isCancelled(), "cancelled: " + e);
             check(got.size() == 1, "tokens after cancel: " + got.size());
             check(Arrays.equals(pullGreedy(s, 3, 2), Arrays.copyOfRange(greedy, 1, 4)), "usable after cancel");
+        }
+    }
+
+    static void testSensor(Path dir, String[] frames, String[] outputs) {
+        try (Model m = Weft.load(dir.resolve("sensor.gguf").toString())) {
+            check(m.frameSize() == 6 && m.outputSize() == 6, "sensor sizes");
+            check(!m.acceptsTokens() && m.isRegression() && !m.hasTokenizer(), "sensor kind");
+            SessionParams p = new SessionParams();
+            p.threads = 0;
+            p.int8Activations = true;
+            try (Session s = m.newSession(p)) {
+                FloatBuffer frame = direct(6), out = direct(6);
+                boolean same = true;
+                for (int t = 0; t < frames.length / 6; t++) {
+                    for (int c = 0; c < 6; c++) frame.put(c, Float.parseFloat(frames[6 * t + c]));
+                    s.stepFrame(frame, out);
+                    for (int c = 0; c < 6; c++) {
+                        float w = Float.parseFloat(outputs[6 * t + c]);
+                        same &= Math.abs(out.get(c) - w) <= 1e-5f * Math.max(1f, Math.abs(w));
+                    }
+                }
+                check(same, "sensor predictions == Rust's");
+                expectWeft(Status.INVALID_ARG, "frames of 6", () -> s.step(1));
+                expectWeft(Status.INVALID_ARG, "frames of 6", () -> s.stepFrame(direct(5), out));
+                s.setSeed(7);
+                check(s.position() == frames.length / 6, "sensor position");
+            }
         }
     }
 

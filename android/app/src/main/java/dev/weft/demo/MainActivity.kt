@@ -39,6 +39,7 @@ class MainActivity : Activity() {
         }
         chat.setOnClickListener { startActivity(Intent(this, ChatActivity::class.java)) }
         sensors.setOnClickListener { startActivity(Intent(this, SensorActivity::class.java)) }
+        sensors.isEnabled = true // the sensor screen runs the bundled sensor model
         ModelHolder.model?.let { showModel() }
     }
 
@@ -77,8 +78,7 @@ class MainActivity : Activity() {
             append("${m.layerCount()} layers, width ${m.embeddingSize()}, vocab ${m.vocabSize()}\n")
             append("file %.1f MiB, tokenizer: %s".format(m.fileSize() / 1048576.0, if (m.hasTokenizer()) "yes" else "no"))
         }
-        chat.isEnabled = m.hasTokenizer()
-        sensors.isEnabled = true
+        chat.isEnabled = m.hasTokenizer() && m.acceptsTokens()
     }
 
     override fun onDestroy() {

@@ -11,21 +11,30 @@ import java.io.File
  */
 object ModelHolder {
     const val BUNDLED_ASSET = "demo-text.gguf"
+    const val SENSOR_ASSET = "demo-sensor.gguf"
 
     @Volatile
     var model: Model? = null
         private set
 
-    /** Copies the bundled asset to app storage once; returns the file. */
-    fun bundledFile(context: Context): File {
-        val file = File(context.filesDir, BUNDLED_ASSET)
+    private var sensor: Model? = null
+
+    /** Copies a bundled asset to app storage once; returns the file. */
+    fun bundledFile(context: Context, asset: String = BUNDLED_ASSET): File {
+        val file = File(context.filesDir, asset)
         if (!file.exists()) {
-            val tmp = File(context.filesDir, "$BUNDLED_ASSET.tmp")
-            context.assets.open(BUNDLED_ASSET).use { input -> tmp.outputStream().use { input.copyTo(it) } }
+            val tmp = File(context.filesDir, "$asset.tmp")
+            context.assets.open(asset).use { input -> tmp.outputStream().use { input.copyTo(it) } }
             tmp.renameTo(file)
         }
         return file
     }
+
+    /** The bundled sensor model (frames in, predicted next frame out), loaded on first use. */
+    @Synchronized
+    fun sensorModel(context: Context): Model =
+        sensor ?: Model.load(bundledFile(context, SENSOR_ASSET).absolutePath, null, false, null)
+            .also { sensor = it }
 
     /** Copies a user-picked document (Storage Access Framework) to app storage. */
     fun copyPicked(context: Context, uri: Uri): File {

@@ -16,13 +16,13 @@ import java.nio.ByteOrder
 import java.nio.FloatBuffer
 
 /**
- * Live sensor screen: every accelerometer event (with the latest gyroscope reading) becomes one
- * frame of the model's embedding width, stepped through a session on a sensor thread at the
- * sensor rate; the first output channels are plotted, with steps/s, time per step and memory.
- * Frames and outputs live in direct buffers, so a step allocates nothing on either side.
- *
- * The demo text model was not trained on sensor frames; the screen shows the plumbing a sensor
- * model (same GGUF, frame input) uses.
+ * Live sensor screen with the bundled sensor model (models/demo-sensor.gguf: a Mamba-2 trained
+ * to predict the next 6-float IMU frame of a walk). Every accelerometer event, with the latest
+ * gyroscope reading, is one frame `[ax, ay, az] / g, [gx, gy, gz] rad/s`, stepped through a
+ * session on a sensor thread at the sensor rate. The plot shows the measured vertical
+ * acceleration, the model's prediction of it one step earlier, and the prediction error; the
+ * text shows steps/s, time per step, state size and memory. Frames and outputs are direct
+ * buffers: a step copies and allocates nothing.
  */
 class SensorActivity : Activity(), SensorEventListener {
     private lateinit var sensors: SensorManager
@@ -33,6 +33,7 @@ class SensorActivity : Activity(), SensorEventListener {
     private var session: Session? = null
     private lateinit var frame: FloatBuffer
     private lateinit var out: FloatBuffer
+    private lateinit var predicted: FloatArray
     private val shown = FloatArray(3)
     private val gyro = FloatArray(3)
 
@@ -40,17 +41,18 @@ class SensorActivity : Activity(), SensorEventListener {
     private var steps = 0
     private var stepNanos = 0L
     private var windowStart = 0L
+    private var error = 0.0
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         setContentView(R.layout.activity_sensor)
         stats = findViewById(R.id.stats)
         plot = findViewById(R.id.plot)
-        val model = ModelHolder.model ?: return finish()
-        val s = model.newSession()
+        val s = ModelHolder.sensorModel(this).newSession()
         session = s
-        frame = direct(s.embeddingSize())
-        out = direct(s.vocabSize())
+        frame = direct(s.frameSize())
+        out = direct(s.outputSize())
+        predicted = FloatArray(s.outputSize())
         sensors = getSystemService(SENSOR_SERVICE) as SensorManager
         thread = HandlerThread("weft-sensors").apply { start() }
         handler = Handler(thread.looper)
@@ -58,7 +60,6 @@ class SensorActivity : Activity(), SensorEventListener {
 
     override fun onResume() {
         super.onResume()
-        if (session == null) return
         windowStart = SystemClock.elapsedRealtimeNanos()
         for (type in intArrayOf(Sensor.TYPE_ACCELEROMETER, Sensor.TYPE_GYROSCOPE)) {
             sensors.getDefaultSensor(type)?.let {
@@ -68,7 +69,7 @@ class SensorActivity : Activity(), SensorEventListener {
     }
 
     override fun onPause() {
-        if (session != null) sensors.unregisterListener(this)
+        sensors.unregisterListener(this)
         super.onPause()
     }
 
@@ -79,29 +80,40 @@ class SensorActivity : Activity(), SensorEventListener {
             return
         }
         val s = session ?: return
-        // Frame: acceleration in g, angular rate in rad/s, zeros for the remaining width.
-        val n = frame.capacity()
-        for (i in 0 until n) {
+        for (i in 0 until frame.capacity()) {
             frame.put(i, when {
                 i < 3 -> event.values[i] / SensorManager.GRAVITY_EARTH
                 i < 6 -> gyro[i - 3]
                 else -> 0f
             })
         }
+        // Error of the previous step's prediction of this frame.
+        var sq = 0.0
+        val channels = minOf(predicted.size, frame.capacity())
+        for (c in 0 until channels) {
+            val d = frame.get(c) - predicted[c]
+            sq += d * d
+        }
+        error = sq / channels.coerceAtLeast(1)
+        shown[0] = frame.get(2)
+        shown[1] = predicted.getOrElse(2) { 0f }
+        shown[2] = error.toFloat()
+
         val t0 = SystemClock.elapsedRealtimeNanos()
         s.stepFrame(frame, out)
         val t1 = SystemClock.elapsedRealtimeNanos()
+        for (c in predicted.indices) predicted[c] = out.get(c)
         steps++
         stepNanos += t1 - t0
-        for (c in shown.indices) shown[c] = out.get(c)
         plot.push(shown)
         if (t1 - windowStart >= 1_000_000_000L) report(s, t1)
     }
 
     private fun report(s: Session, now: Long) {
         val seconds = (now - windowStart) / 1e9
-        val line = "%.0f steps/s · %.0f µs/step · position %d\nstate %d KiB · RSS %.0f MiB".format(
-            steps / seconds, stepNanos / 1e3 / steps.coerceAtLeast(1), s.position(),
+        val line = ("%.0f steps/s · %.0f µs/step · position %d · error %.4f\n" +
+            "state %d KiB · RSS %.0f MiB\nred: measured az (g) · blue: predicted · green: error").format(
+            steps / seconds, stepNanos / 1e3 / steps.coerceAtLeast(1), s.position(), error,
             s.stateSize() / 1024, residentMiB(),
         )
         runOnUiThread { stats.text = line }
