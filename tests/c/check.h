@@ -51,6 +51,10 @@ typedef struct {
 /* Reads `<dir>/expected.txt` and fills the paths; returns 0 on success. */
 int fixture_load(fixture *fx, const char *dir);
 
+/* Relative tolerance for float outputs against the Rust side's: the kernels are picked at run
+ * time (AVX-512, AVX2, scalar), and valgrind hides AVX-512, so the last bits may differ. */
+#define TOL 1e-4f
+
 /* The prompt the Rust side tokenized (ffi/examples/ffi_fixture.rs). */
 #define PROMPT "Hello world! The quick brown fox"
 

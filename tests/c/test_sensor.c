@@ -27,7 +27,7 @@ void test_sensor(const fixture *fx) {
         CHECK(n == 6, "output size %zu", n);
         for (size_t c = 0; out && c < n; c++) {
             float want = fx->sensor_outputs.values[6 * t + c];
-            CHECK(fabsf(out[c] - want) <= 1e-5f * fmaxf(1.0f, fabsf(want)), "frame %zu channel %zu: %g vs %g",
+            CHECK(fabsf(out[c] - want) <= TOL * fmaxf(1.0f, fabsf(want)), "frame %zu channel %zu: %g vs %g",
                   t, c, out[c], want);
         }
     }
@@ -51,7 +51,7 @@ void test_sensor(const fixture *fx) {
     const float *out = NULL;
     size_t n = 0;
     if (s) CHECK_OK(weft_session_step_frame(s, fx->sensor_frames.values, 6, &out, &n));
-    CHECK(out && fabsf(out[0] - fx->sensor_outputs.values[0]) <= 1e-5f, "int8 session output");
+    CHECK(out && fabsf(out[0] - fx->sensor_outputs.values[0]) <= TOL, "int8 session output");
     weft_session_free(&s);
     weft_model_free(&m);
 }

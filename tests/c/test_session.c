@@ -125,7 +125,7 @@ static void test_frames(weft_model *m, const fixture *fx) {
     CHECK(n == 300 && out != NULL, "frame output %zu", n);
     for (size_t i = 0; out && i < fx->frame_logits.n; i++) {
         float want = fx->frame_logits.values[i];
-        CHECK(fabsf(out[i] - want) <= 1e-6f * fmaxf(1.0f, fabsf(want)), "logit %zu: %g vs %g", i,
+        CHECK(fabsf(out[i] - want) <= TOL * fmaxf(1.0f, fabsf(want)), "logit %zu: %g vs %g", i,
               out[i], want);
     }
     /* Frames feed a session at the sensor rate: many steps, outputs stay finite. */
