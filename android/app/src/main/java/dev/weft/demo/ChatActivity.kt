@@ -75,7 +75,7 @@ class ChatActivity : Activity() {
         }
         val seconds = (SystemClock.elapsedRealtime() - start) / 1000.0
         val line = "%s · %d tokens · %.1f tok/s · position %d · RSS %.0f MiB".format(
-            outcome, tokens, tokens / seconds.coerceAtLeast(1e-3), s.position(), residentMiB(),
+            outcome, tokens, tokens / seconds.coerceAtLeast(1e-3), s.position(), residentMiB()
         )
         runOnUiThread {
             stats.text = line

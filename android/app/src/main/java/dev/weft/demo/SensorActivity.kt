@@ -114,7 +114,7 @@ class SensorActivity : Activity(), SensorEventListener {
         val line = ("%.0f steps/s · %.0f µs/step · position %d · error %.4f\n" +
             "state %d KiB · RSS %.0f MiB\nred: measured az (g) · blue: predicted · green: error").format(
             steps / seconds, stepNanos / 1e3 / steps.coerceAtLeast(1), s.position(), error,
-            s.stateSize() / 1024, residentMiB(),
+            s.stateSize() / 1024, residentMiB()
         )
         runOnUiThread { stats.text = line }
         steps = 0
