@@ -250,7 +250,7 @@ impl CpuBackend {
                             match qa {
                                 Some(qa) => {
                                     qa.quantize(xt, w.cols);
-                                    matvec_q8::matmul_q8(&w, qa, yt);
+                                    super::cpu_gemm::matmul_q8(&w, qa, yt);
                                 }
                                 None => matvec::matmul(&w, xt, tr.len(), yt),
                             }
