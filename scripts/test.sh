@@ -13,3 +13,4 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== tests"
 cargo test --workspace
 bash scripts/test-arm.sh
+
