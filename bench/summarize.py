@@ -20,8 +20,13 @@ def med(xs):
 
 
 def main():
-    weft = load(sys.argv[1])
-    llama = load(sys.argv[2]) if len(sys.argv) > 2 else []
+    args = sys.argv[1:]
+    best = "--best" in args
+    args = [a for a in args if a != "--best"]
+    # --best: the best run of each program per model (decode and prefill picked separately).
+    agg = max if best else med
+    weft = load(args[0])
+    llama = load(args[1]) if len(args) > 1 else []
     w = defaultdict(list)
     for r in weft:
         w[r["model"]].append(r)
@@ -37,7 +42,11 @@ def main():
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for name, rs in w.items():
         g = lambda k: med([r[k] for r in rs])
-        lpp, ltg = med(pp.get(name, [])), med(tg.get(name, []))
+        if best:
+            top = max(rs, key=lambda r: r["decode_tok_s"])
+            g = lambda k: max(r["prefill_tok_s"] for r in rs) if k == "prefill_tok_s" else top[k]
+        lpp = agg(pp.get(name, [])) if pp.get(name) else float("nan")
+        ltg = agg(tg.get(name, [])) if tg.get(name) else float("nan")
         ratio = lambda a, b: f"{a / b:.2f}×" if b == b and b > 0 else "—"
         num = lambda x, f="{:.1f}": f.format(x) if x == x else "—"
         loads = sorted(set(r["load"] for r in rs))

@@ -250,7 +250,7 @@ impl CpuBackend {
                             match qa {
                                 Some(qa) => {
                                     qa.quantize(xt, w.cols);
-                                    matvec_q8::matmul_q8(&w, qa, yt);
+                                    super::cpu_gemm::matmul_q8(&w, qa, yt);
                                 }
                                 None => matvec::matmul(&w, xt, tr.len(), yt),
                             }
@@ -521,6 +521,42 @@ impl CpuBackend {
                 let ring = &mut st.kv[kv];
                 let per = self.slots;
                 let sc = Shared::new(&mut self.scores);
+                let p0 = pos(&q, 0);
+                if rows > 1 && ring.filled() == p0 && p0 + rows <= ring.capacity() {
+                    // The ring has not wrapped and will not in this chunk: slot = position, so
+                    // row r sees exactly slots 0..=p0+r (what decode at that position sees).
+                    // Append every row, then split the rows (interleaved: later rows cost more)
+                    // in one dispatch.
+                    for r in 0..rows {
+                        ring.append(p0 + r, ins.row(&k, r), ins.row(&v, r));
+                    }
+                    let (keys, values, width) = (ring.keys(), ring.values(), ring.width());
+                    let y0 = y.row(0, n).start;
+                    let ys = Shared::new(out.span(&y));
+                    pool.run(&|idx, nt| {
+                        // SAFETY: one score buffer per thread.
+                        let scratch = unsafe { sc.get(idx * per..(idx + 1) * per) };
+                        for r in (idx..rows).step_by(nt) {
+                            let slots = p0 + r + 1;
+                            let yr = y.row(r, n);
+                            // SAFETY: rows of different threads are disjoint.
+                            let yr = unsafe { ys.get(yr.start - y0..yr.end - y0) };
+                            attn::attend(
+                                ins.row(&q, r),
+                                &keys[..slots * width],
+                                &values[..slots * width],
+                                slots,
+                                heads,
+                                kv_heads,
+                                head_dim,
+                                scale,
+                                scratch,
+                                yr,
+                            );
+                        }
+                    });
+                    return;
+                }
                 for r in 0..rows {
                     ring.append(pos(&q, r), ins.row(&k, r), ins.row(&v, r));
                     let (keys, values, slots) = (ring.keys(), ring.values(), ring.filled());
