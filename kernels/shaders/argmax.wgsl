@@ -2,12 +2,13 @@
 // masked → 0xffffffff). Greedy decoding on the GPU: only this id is read back.
 //
 // Bindings:
-//   2 arena   logits: [vocab] at l_off
+//   2 arena   logits: [vocab], row 0 of the view (l_off, l_stride, l_mode)
 //   3 tokens  array<u32>, read_write
 // Grid: x = 1.
 
 struct Params {
-    l_off: u32, vocab: u32, out: u32, _p0: u32,
+    l_off: u32, l_stride: u32, l_mode: u32, vocab: u32,
+    out: u32, _p0: u32, _p1: u32, _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -27,10 +28,11 @@ fn above(v: f32, i: u32, w: f32, j: u32) -> bool {
 @compute @workgroup_size(256)
 fn main(ids: Ids) {
     setup(ids);
+    let lo = row_at(p.l_off, p.l_stride, p.l_mode, 0u);
     var v = -FMAX;
     var i = NONE;
     for (var e = ids.li; e < p.vocab; e += WG) {
-        let x = arena[p.l_off + e];
+        let x = arena[lo + e];
         if abs(x) <= FMAX && above(x, e, v, i) {
             v = x;
             i = e;

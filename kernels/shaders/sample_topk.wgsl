@@ -4,12 +4,13 @@
 // −inf logits never survive; no finite logit → 0xffffffff.
 //
 // Bindings:
-//   2 arena   logits: [vocab] at l_off
+//   2 arena   logits: [vocab], row 0 of the view (l_off, l_stride, l_mode)
 //   3 tokens  array<u32>, read_write
 // Grid: x = 1 (k passes over the row, each a workgroup arg-max below the previous pick).
 
 struct Params {
-    l_off: u32, vocab: u32, out: u32, _p0: u32,
+    l_off: u32, l_stride: u32, l_mode: u32, vocab: u32,
+    out: u32, _p0: u32, _p1: u32, _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -31,6 +32,7 @@ fn above(v: f32, i: u32, w: f32, j: u32) -> bool {
 @compute @workgroup_size(256)
 fn main(ids: Ids) {
     setup(ids);
+    let lo = row_at(p.l_off, p.l_stride, p.l_mode, 0u);
     let k = min(step.top_k, KMAX);
     var pv = FMAX;
     var pi = NONE;
@@ -39,7 +41,7 @@ fn main(ids: Ids) {
         var v = -FMAX;
         var i = NONE;
         for (var e = ids.li; e < p.vocab; e += WG) {
-            let x = arena[p.l_off + e];
+            let x = arena[lo + e];
             // Candidates rank strictly below the previous pick.
             let below = j == 0u || x < pv || (x == pv && e > pi);
             if abs(x) <= FMAX && below && above(x, e, v, i) {
