@@ -12,3 +12,4 @@ echo "== lint"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== tests"
 cargo test --workspace
+bash scripts/test-gpu.sh

@@ -82,8 +82,9 @@ fn main(ids: Ids) {
         return;
     }
     var z = 0.0;
+    let top = top_v[0];
     for (var j = 0u; j < m; j++) {
-        top_v[j] = exp((top_v[j] - top_v[0]) / step.temp);
+        top_v[j] = exp((top_v[j] - top) / step.temp);
         z += top_v[j];
     }
     var keep = m;

@@ -20,6 +20,8 @@ pub enum GpuError {
     Shader(#[from] ShaderError),
     #[error("readback failed: {0}")]
     Readback(String),
+    #[error("self-test failed: {0}")]
+    SelfTest(String),
     #[error("GPU error: {0}")]
     Wgpu(String),
 }

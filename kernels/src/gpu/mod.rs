@@ -17,6 +17,8 @@ mod error;
 #[cfg(feature = "gpu")]
 pub mod ops;
 #[cfg(feature = "gpu")]
+mod selftest;
+#[cfg(feature = "gpu")]
 mod weights;
 
 #[cfg(feature = "gpu")]
@@ -27,5 +29,7 @@ pub use dispatch::{Bind, DispatchList, Pipelines, Recorder, Rows, Step, View};
 pub use error::GpuError;
 #[cfg(feature = "gpu")]
 pub(crate) use error::ensure;
+#[cfg(feature = "gpu")]
+pub use selftest::self_test;
 #[cfg(feature = "gpu")]
 pub use weights::{GpuMatrix, VecRef, VectorPool};
