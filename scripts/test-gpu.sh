@@ -18,7 +18,7 @@ VK_DRIVER_FILES="$(ls /usr/share/vulkan/icd.d/lvp_icd*.json | head -n1)"
 export VK_DRIVER_FILES
 
 echo "== lint (gpu)"
-cargo clippy --workspace --all-targets --features weft-kernels/gpu,weft/gpu -- -D warnings
+cargo clippy --workspace --all-targets --features weft-kernels/gpu,weft/gpu,weft-gpu-bench/gpu -- -D warnings
 echo "== GPU tests (lavapipe)"
 cargo test -p weft-kernels --features gpu --test 'gpu_*'
 if grep -q '^gpu' runtime/Cargo.toml 2>/dev/null || grep -q '^\[features\]' runtime/Cargo.toml; then

@@ -65,6 +65,7 @@ pub struct GpuBackend {
     tokens_in: bool,
     /// Pipelines built at init (one per kernel variant used).
     pub pipelines: usize,
+    last_encode: std::time::Duration,
 }
 
 impl std::fmt::Debug for GpuBackend {
@@ -247,6 +248,7 @@ impl GpuBackend {
             greedy,
             tokens_in: true,
             pipelines,
+            last_encode: std::time::Duration::ZERO,
         })
     }
 
@@ -340,16 +342,46 @@ impl GpuBackend {
     /// One decode step with greedy sampling on the GPU: reads back only the token id, which
     /// also stays in the id buffer as the next step's input.
     pub fn decode_greedy(&mut self, pos: usize) -> u32 {
+        let t = std::time::Instant::now();
         self.write_step(pos, 1);
         let mut enc = self.encode(&self.decode, Some(&self.greedy));
         enc.copy_buffer_to_buffer(&self.ids, 0, &self.stage_ids, 0, 4);
         self.ctx.queue.submit([enc.finish()]);
+        self.last_encode = t.elapsed();
         let mut id = 0;
         map_read(&self.ctx, &self.stage_ids, 4, |d| {
             id = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
         });
         self.tokens_in = true;
         id
+    }
+
+    /// Host time to record and submit the last `decode_greedy` step.
+    pub fn last_encode(&self) -> std::time::Duration {
+        self.last_encode
+    }
+
+    /// GPU time of the decode dispatches alone: `reps` decode steps recorded into one pass
+    /// and one submit (barriers included, submit and readback amortised).
+    pub fn time_decode_pass(&mut self, pos: usize, reps: usize) -> std::time::Duration {
+        self.write_step(pos, 1);
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: None,
+                timestamp_writes: None,
+            });
+            for _ in 0..reps {
+                self.decode.ops.encode(&mut pass);
+            }
+        }
+        let t = std::time::Instant::now();
+        self.ctx.queue.submit([enc.finish()]);
+        self.ctx.wait().expect("GPU device lost");
+        t.elapsed() / reps.max(1) as u32
     }
 
     /// Dispatches per decode step (embedding + ops), and per prefill run.
