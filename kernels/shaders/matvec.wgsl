@@ -33,31 +33,6 @@ const TT: u32 = 4u; // tokens per workgroup: each weight block is decoded once f
 
 var<workgroup> part: array<f32, 1024>; // WG × TT partial sums (tier 0 reduction)
 
-// Σ_j q_j · x[xo + j] over one 32-element block; the caller multiplies by the scale.
-fn block_q8(qw: u32, xo: u32) -> f32 {
-    var s = 0.0;
-    for (var w = 0u; w < 8u; w++) {
-        let word = i32(wq[qw + w]);
-        let xi = xo + w * 4u;
-        s += f32(extractBits(word, 0u, 8u)) * arena[xi] + f32(extractBits(word, 8u, 8u)) * arena[xi + 1u]
-            + f32(extractBits(word, 16u, 8u)) * arena[xi + 2u] + f32(extractBits(word, 24u, 8u)) * arena[xi + 3u];
-    }
-    return s;
-}
-
-fn block_q4(qw: u32, xo: u32) -> f32 {
-    var s = 0.0;
-    for (var w = 0u; w < 4u; w++) {
-        let word = wq[qw + w];
-        let xi = xo + w * 4u;
-        for (var k = 0u; k < 4u; k++) {
-            let byte = (word >> (8u * k)) & 0xffu;
-            s += (f32(byte & 15u) - 8.0) * arena[xi + k] + (f32(byte >> 4u) - 8.0) * arena[xi + k + 16u];
-        }
-    }
-    return s;
-}
-
 // Weight element `gi` (global element index inside the shard) of a float matrix.
 fn wf(gi: u32) -> f32 {
 #if F32
@@ -103,16 +78,41 @@ fn main(ids: Ids) {
             xo[t] = row_at(p.x_off, p.x_stride, p.x_mode, t0 + t);
         }
 #if Q8_0 || Q4_0
+        // One quant word per lane per step, so a row's lanes read consecutive words (and
+        // consecutive x) in each step.
         let nb = p.cols / 32u;
         let rb = (le * p.rows + r) * nb;
-        for (var b = lane; b < nb; b += LANES) {
-            let gb = rb + b;
+#if Q8_0
+        let nw = p.cols / 4u;
+#else
+        let nw = p.cols / 8u;
+#endif
+        let rw = (le * p.rows + r) * nw;
+        for (var w = lane; w < nw; w += LANES) {
+            let word = wq[rw + w];
+#if Q8_0
+            let gb = rb + w / 8u;
+            let iw = i32(word);
+            let q = vec4<f32>(f32(extractBits(iw, 0u, 8u)), f32(extractBits(iw, 8u, 8u)),
+                              f32(extractBits(iw, 16u, 8u)), f32(extractBits(iw, 24u, 8u)));
+            let c = w * 4u;
+#else
+            let gb = rb + w / 4u;
+            let lo = vec4<f32>(f32(word & 15u), f32((word >> 8u) & 15u),
+                               f32((word >> 16u) & 15u), f32((word >> 24u) & 15u)) - 8.0;
+            let hi = vec4<f32>(f32((word >> 4u) & 15u), f32((word >> 12u) & 15u),
+                               f32((word >> 20u) & 15u), f32(word >> 28u)) - 8.0;
+            let c = (w / 4u) * 32u + (w % 4u) * 4u;
+#endif
             let d = f16_at(wq[p.scale_off + (gb >> 1u)], gb);
             for (var t = 0u; t < nt; t++) {
+                let xi = xo[t] + c;
+                let xa = vec4<f32>(arena[xi], arena[xi + 1u], arena[xi + 2u], arena[xi + 3u]);
 #if Q8_0
-                acc[t] += d * block_q8(gb * 8u, xo[t] + b * 32u);
+                acc[t] += d * dot(q, xa);
 #else
-                acc[t] += d * block_q4(gb * 4u, xo[t] + b * 32u);
+                let xb = vec4<f32>(arena[xi + 16u], arena[xi + 17u], arena[xi + 18u], arena[xi + 19u]);
+                acc[t] += d * (dot(lo, xa) + dot(hi, xb));
 #endif
             }
         }

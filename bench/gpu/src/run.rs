@@ -16,7 +16,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 /// Device copy bandwidth in GB/s, counting bytes read and written (as PyTorch's figure).
 fn copy_bandwidth(ctx: &weft_kernels::gpu::GpuContext) -> f64 {
-    let bytes = (1u64 << 30).min(ctx.limits.max_buffer_size / 2);
+    let bytes = (1u64 << 30).min(ctx.limits.max_buffer_size / 2) & !255;
     let mk = |u| {
         ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("copy bench"),
@@ -43,6 +43,29 @@ fn copy_bandwidth(ctx: &weft_kernels::gpu::GpuContext) -> f64 {
     2.0 * bytes as f64 / best / 1e9
 }
 
+/// The same measurement through a compute shader (the `copy` kernel, one float per invocation):
+/// what a kernel can stream, as the HBM reference for the kernels' bandwidth.
+fn shader_copy_bandwidth(ctx: &weft_kernels::gpu::GpuContext) -> f64 {
+    use weft_kernels::gpu::{Pipelines, Recorder, Step, View, ops};
+    let floats = ((ctx.max_binding() / 8).min(1 << 28) as usize) & !255;
+    let arena = ctx.storage_buffer("copy bench arena", 8 * floats as u64);
+    let step = ctx.step_buffer();
+    let mut pipes = Pipelines::default();
+    let mut r = Recorder::new(ctx, &mut pipes, &step, &arena, 1);
+    ops::copy(&mut r, View::one(0, floats), View::one(floats, floats)).unwrap();
+    let list = r.finish().unwrap();
+    let st = Step { n: 1, ..Step::default() };
+    let mut best = f64::MAX;
+    for reps in [1, 10, 10] {
+        let lists: Vec<_> = (0..reps).map(|_| &list).collect();
+        let t = Instant::now();
+        ctx.run(&step, &st, &lists);
+        ctx.wait().unwrap();
+        best = best.min(t.elapsed().as_secs_f64() / reps as f64);
+    }
+    8.0 * floats as f64 / best / 1e9
+}
+
 pub fn bench(s: &Shape, ty: &str, decode_n: usize, prefill_n: usize) {
     let ty = match ty {
         "q8_0" => GgmlType::Q8_0,
@@ -62,7 +85,8 @@ pub fn bench(s: &Shape, ty: &str, decode_n: usize, prefill_n: usize) {
     let t = Instant::now();
     let mut g = GpuBackend::new(&model, &cfg, &decode, &prefill).unwrap();
     let init_s = t.elapsed().as_secs_f64();
-    let copy_gbs = copy_bandwidth(&g.ctx);
+    let dma_copy_gbs = copy_bandwidth(&g.ctx);
+    let copy_gbs = shader_copy_bandwidth(&g.ctx).max(dma_copy_gbs);
     let vocab = model.config().n_vocab;
     let mut last = vec![0.0; vocab];
 
@@ -106,7 +130,7 @@ pub fn bench(s: &Shape, ty: &str, decode_n: usize, prefill_n: usize) {
     let pass_gbs = bytes / gpu_pass.as_secs_f64() / 1e9;
     println!(
         "{{\"shape\":\"{}\",\"type\":\"{ty}\",\"adapter\":\"{}\",\"synth_s\":{synth_s:.1},\"init_s\":{init_s:.2},\
-\"weight_bytes\":{bytes},\"copy_gbs\":{copy_gbs:.0},\"decode_tok_s\":{decode_tps:.1},\
+\"weight_bytes\":{bytes},\"copy_gbs\":{copy_gbs:.0},\"dma_copy_gbs\":{dma_copy_gbs:.0},\"decode_tok_s\":{decode_tps:.1},\
 \"decode_ms_p50\":{:.3},\"decode_ms_p99\":{:.3},\"encode_ms_p50\":{:.3},\"gpu_pass_ms\":{:.3},\
 \"dispatches_per_token\":{},\"prefill_dispatches\":{prefill_dispatches},\"prefill_tokens\":{prefill_n},\
 \"prefill_tok_s\":{:.1},\"decode_gbs\":{achieved:.0},\"decode_bw_fraction\":{:.3},\
