@@ -12,4 +12,5 @@ echo "== lint"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== tests"
 cargo test --workspace
+bash scripts/test-arm.sh
 bash scripts/test-gpu.sh

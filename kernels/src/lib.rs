@@ -3,6 +3,7 @@
 pub mod cpu;
 pub mod dtype;
 pub mod gpu;
+pub mod pool;
 pub mod quant;
 
 #[cfg(test)]

@@ -37,8 +37,10 @@ pub enum ModelError {
 pub enum SessionError {
     #[error("token id {token} is out of range (vocabulary has {vocab} tokens)")]
     TokenOutOfRange { token: u32, vocab: usize },
-    #[error("frame has {found} values, the model's embedding has {expected}")]
+    #[error("frame has {found} values, the model reads frames of {expected}")]
     FrameLength { expected: usize, found: usize },
+    #[error("this model reads frames of {frame_dim} floats, not tokens (step with Input::Frame)")]
+    TokensUnsupported { frame_dim: usize },
     #[error("prefill needs at least one token")]
     EmptyPrompt,
     #[error("no logits yet: step or prefill before sampling")]

@@ -14,6 +14,7 @@ pub mod program;
 pub mod sample;
 pub mod session;
 pub mod state;
+pub mod synth;
 pub mod tokenizer;
 
 pub use error::{Error, ModelError, SessionError};

@@ -122,7 +122,7 @@ fn reset_equals_a_fresh_session() {
 #[test]
 fn a_frame_equal_to_an_embedding_gives_the_tokens_logits() {
     for (case, model, tokens) in models() {
-        let table = model.matrix(model.plan().token_embd.id, 0);
+        let table = model.matrix(model.plan().token_embd.unwrap().id, 0);
         let mut frame = vec![0.0; model.config().n_embd];
         let (mut by_token, mut by_frame) = (
             model.session(small_window(4)).unwrap(),

@@ -72,19 +72,27 @@ fn sessions_never_allocate_after_creation() {
         repetition_penalty: 1.2,
         ..SamplerConfig::default()
     };
-    for dir in hf_cases() {
+    // One thread, then a pool of two (its workers are counted in no_alloc_threads.rs), then
+    // int8 activations (their buffers are made in Session::new too).
+    let setups = [(1, false), (2, false), (2, true)];
+    for (dir, (threads, int8_activations)) in hf_cases()
+        .into_iter()
+        .flat_map(|d| setups.map(|s| (d.clone(), s)))
+    {
         let case = case_name(&dir);
         let model = load(&case, OutType::Q8_0);
         let config = SessionConfig {
             kv_window: 64,
             kv_sinks: 4,
             prefill_chunk: 16,
+            threads,
+            int8_activations,
             ..SessionConfig::default()
         };
         let mut session = model.session(config).unwrap();
         let prompt = Rng(5).tokens(50, model.config().n_vocab);
         let mut blob = vec![0u8; session.state_size()];
-        let table = model.matrix(model.plan().token_embd.id, 0);
+        let table = model.matrix(model.plan().token_embd.unwrap().id, 0);
         let mut frame = vec![0.0; model.config().n_embd];
         dequantize_row_into(&table, 1, &mut frame);
 
@@ -103,7 +111,10 @@ fn sessions_never_allocate_after_creation() {
             session.reset();
             session.prefill(&prompt[..7]).unwrap();
         });
-        assert_eq!(count, 0, "{case}: {count} allocations after Session::new");
+        assert_eq!(
+            count, 0,
+            "{case} ({threads} threads, int8 {int8_activations}): {count} allocations after Session::new"
+        );
         assert_eq!(session.position(), 7);
     }
 }

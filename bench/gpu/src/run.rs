@@ -54,7 +54,10 @@ fn shader_copy_bandwidth(ctx: &weft_kernels::gpu::GpuContext) -> f64 {
     let mut r = Recorder::new(ctx, &mut pipes, &step, &arena, 1);
     ops::copy(&mut r, View::one(0, floats), View::one(floats, floats)).unwrap();
     let list = r.finish().unwrap();
-    let st = Step { n: 1, ..Step::default() };
+    let st = Step {
+        n: 1,
+        ..Step::default()
+    };
     let mut best = f64::MAX;
     for reps in [1, 10, 10] {
         let lists: Vec<_> = (0..reps).map(|_| &list).collect();

@@ -1,5 +1,9 @@
 //! Elementwise activations with torch's f32 semantics (SPEC.md §0.2), softmax, and the fused
-//! gate·up products of gated MLPs.
+//! gate·up products of gated MLPs. `exp_inplace`, `silu_inplace` and `silu_mul` dispatch to
+//! SIMD (vector exp); the per-element functions and the rest are scalar.
+
+use super::arch::ops;
+use super::dispatch::{Path, selected_path};
 
 /// 1/(1+e^(−x)).
 #[inline]
@@ -27,7 +31,39 @@ pub fn gelu_erf(x: f32) -> f32 {
 
 /// x ← silu(x).
 pub fn silu_inplace(x: &mut [f32]) {
-    x.iter_mut().for_each(|v| *v = silu(*v));
+    silu_inplace_on(selected_path(), x);
+}
+
+/// [`silu_inplace`] with the scalar reference.
+pub fn silu_inplace_scalar(x: &mut [f32]) {
+    silu_inplace_on(Path::Scalar, x);
+}
+
+/// [`silu_inplace`] on a given path (SIMD: the vector exp, ≤ 4 ulp from the scalar result).
+pub fn silu_inplace_on(path: Path, x: &mut [f32]) {
+    assert!(path.is_supported(), "path {path} not supported by this CPU");
+    if !ops::silu_inplace(path, x) {
+        x.iter_mut().for_each(|v| *v = silu(*v));
+    }
+}
+
+/// x ← e^x (SIMD paths: a polynomial exp within 1.2e-7 (1 ulp) relative of the exact value; see
+/// tests/simd_ops.rs).
+pub fn exp_inplace(x: &mut [f32]) {
+    exp_inplace_on(selected_path(), x);
+}
+
+/// [`exp_inplace`] with `f32::exp`.
+pub fn exp_inplace_scalar(x: &mut [f32]) {
+    exp_inplace_on(Path::Scalar, x);
+}
+
+/// [`exp_inplace`] on a given path.
+pub fn exp_inplace_on(path: Path, x: &mut [f32]) {
+    assert!(path.is_supported(), "path {path} not supported by this CPU");
+    if !ops::exp_inplace(path, x) {
+        x.iter_mut().for_each(|v| *v = v.exp());
+    }
 }
 
 /// x ← softplus(x).
@@ -37,10 +73,24 @@ pub fn softplus_inplace(x: &mut [f32]) {
 
 /// out = silu(gate) ⊙ up (SwiGLU).
 pub fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    silu_mul_on(selected_path(), gate, up, out);
+}
+
+/// [`silu_mul`] with the scalar reference.
+pub fn silu_mul_scalar(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    silu_mul_on(Path::Scalar, gate, up, out);
+}
+
+/// [`silu_mul`] on a given path.
+pub fn silu_mul_on(path: Path, gate: &[f32], up: &[f32], out: &mut [f32]) {
+    assert!(path.is_supported(), "path {path} not supported by this CPU");
     assert!(
         gate.len() == up.len() && up.len() == out.len(),
         "silu_mul: lengths"
     );
+    if ops::silu_mul(path, gate, up, out) {
+        return;
+    }
     for ((o, &g), &u) in out.iter_mut().zip(gate).zip(up) {
         *o = silu(g) * u;
     }
@@ -196,7 +246,7 @@ mod tests {
         let mut r = Rng::new(8);
         let (g, u) = (r.normal_vec(19), r.normal_vec(19));
         let mut out = vec![0.0; 19];
-        silu_mul(&g, &u, &mut out);
+        silu_mul_scalar(&g, &u, &mut out);
         for i in 0..19 {
             assert_eq!(out[i], silu(g[i]) * u[i]);
         }
@@ -205,7 +255,7 @@ mod tests {
             assert_eq!(out[i], gelu_erf(g[i]) * u[i]);
         }
         let mut s = g.clone();
-        silu_inplace(&mut s);
+        silu_inplace_scalar(&mut s);
         softplus_inplace(&mut out);
         assert_eq!(s[3], silu(g[3]));
         assert_eq!(out[3], softplus(gelu_erf(g[3]) * u[3]));

@@ -8,6 +8,8 @@
 use std::ops::Range;
 
 use super::act::softmax_inplace;
+use super::arch::ops;
+use super::dispatch::{Path, selected_path};
 use super::dot::dot;
 
 /// out[h] = Σ_s softmax_s(scale · q[h]·k[s, h/rep]) · v[s, h/rep] for all `heads`, where
@@ -58,8 +60,73 @@ pub fn attend_heads(
     head_range: Range<usize>,
     out: &mut [f32],
 ) {
+    attend_heads_on(
+        selected_path(),
+        q,
+        keys,
+        values,
+        n_slots,
+        heads,
+        kv_heads,
+        hd,
+        scale,
+        scores_scratch,
+        head_range,
+        out,
+    );
+}
+
+/// [`attend_heads`] with the scalar reference (scores, softmax, weighted sum).
+#[allow(clippy::too_many_arguments)]
+pub fn attend_heads_scalar(
+    q: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    n_slots: usize,
+    heads: usize,
+    kv_heads: usize,
+    hd: usize,
+    scale: f32,
+    scores_scratch: &mut [f32],
+    head_range: Range<usize>,
+    out: &mut [f32],
+) {
+    attend_heads_on(
+        Path::Scalar,
+        q,
+        keys,
+        values,
+        n_slots,
+        heads,
+        kv_heads,
+        hd,
+        scale,
+        scores_scratch,
+        head_range,
+        out,
+    );
+}
+
+/// [`attend_heads`] on a given path. SIMD: one pass with an online softmax over tiles of 8
+/// slots (the scratch is not used, but its size is still checked so that every path accepts
+/// the same inputs).
+#[allow(clippy::too_many_arguments)]
+pub fn attend_heads_on(
+    path: Path,
+    q: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    n_slots: usize,
+    heads: usize,
+    kv_heads: usize,
+    hd: usize,
+    scale: f32,
+    scores_scratch: &mut [f32],
+    head_range: Range<usize>,
+    out: &mut [f32],
+) {
     assert!(
-        kv_heads > 0 && heads % kv_heads == 0,
+        kv_heads > 0 && heads.is_multiple_of(kv_heads),
         "attend: heads {heads} not a multiple of kv_heads {kv_heads}"
     );
     assert_eq!(q.len(), heads * hd, "attend: q length");
@@ -77,6 +144,22 @@ pub fn attend_heads(
         "attend: head range"
     );
     assert_eq!(out.len(), head_range.len() * hd, "attend: out length");
+    assert!(path.is_supported(), "path {path} not supported by this CPU");
+    if ops::attend(
+        path,
+        q,
+        keys,
+        values,
+        n_slots,
+        heads,
+        kv_heads,
+        hd,
+        scale,
+        head_range.clone(),
+        out,
+    ) {
+        return;
+    }
     let rep = heads / kv_heads;
     let scores = &mut scores_scratch[..n_slots];
     for (h, o) in head_range.zip(out.chunks_exact_mut(hd)) {

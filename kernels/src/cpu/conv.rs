@@ -5,17 +5,65 @@
 //! K = `state.len() / C`. Channels are independent: for threading, split all per-channel
 //! slices (state, w, x, bias, out) at the same channel boundary.
 
+use super::arch::ops;
+use super::dispatch::{Path, selected_path};
+
 /// Shift each channel's state left by one, store `x` at K−1, then
 /// out[c] = Σ_k state[c,k]·w[c,k] (k ascending) + bias[c]. No activation.
 pub fn conv1d_step(state: &mut [f32], x: &[f32], w: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+    conv1d_step_on(selected_path(), state, x, w, bias, out, false);
+}
+
+/// [`conv1d_step`] followed by silu (the Mamba conv activation).
+pub fn conv1d_step_silu(
+    state: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    conv1d_step_on(selected_path(), state, x, w, bias, out, true);
+}
+
+/// [`conv1d_step`] (`silu = false`) or [`conv1d_step_silu`] with the scalar reference.
+pub fn conv1d_step_scalar(
+    state: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    silu: bool,
+) {
+    conv1d_step_on(Path::Scalar, state, x, w, bias, out, silu);
+}
+
+/// The conv step on a given path. SIMD (K = 4): the state update is exact; each output sums
+/// its K products as (p0 + p1) + (p2 + p3) instead of left to right, and SiLU uses the vector
+/// exp; other K run the scalar code.
+pub fn conv1d_step_on(
+    path: Path,
+    state: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    silu: bool,
+) {
+    assert!(path.is_supported(), "path {path} not supported by this CPU");
     let c = x.len();
-    assert!(c > 0 && state.len() % c == 0, "conv1d_step: state length");
+    assert!(
+        c > 0 && state.len().is_multiple_of(c),
+        "conv1d_step: state length"
+    );
     let k = state.len() / c;
     assert!(k > 0, "conv1d_step: empty kernel");
     assert_eq!(w.len(), state.len(), "conv1d_step: weight length");
     assert_eq!(out.len(), c, "conv1d_step: out length");
     if let Some(b) = bias {
         assert_eq!(b.len(), c, "conv1d_step: bias length");
+    }
+    if ops::conv1d_step(path, state, x, w, bias, out, silu) {
+        return;
     }
     for (ch, ((s, wc), o)) in state
         .chunks_exact_mut(k)
@@ -32,18 +80,9 @@ pub fn conv1d_step(state: &mut [f32], x: &[f32], w: &[f32], bias: Option<&[f32]>
             None => acc,
         };
     }
-}
-
-/// [`conv1d_step`] followed by silu (the Mamba conv activation).
-pub fn conv1d_step_silu(
-    state: &mut [f32],
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
-    out: &mut [f32],
-) {
-    conv1d_step(state, x, w, bias, out);
-    super::act::silu_inplace(out);
+    if silu {
+        super::act::silu_inplace_on(path, out);
+    }
 }
 
 #[cfg(test)]

@@ -1,14 +1,19 @@
 //! y = W·x over a weight matrix stored in any computable ggml type, read in place.
 //!
-//! Weights are dequantized a block (or, for float types, up to [`PIECE`] elements) at a time
-//! into a stack buffer and dotted in f32 in the canonical order of [`super::dot`], so matvec,
-//! matvec_rows and matmul give bit-identical results. Nothing here allocates.
+//! Scalar reference (`*_scalar`): weights are dequantized a block (or, for float types, up to
+//! [`PIECE`] elements) at a time into a stack buffer and dotted in f32 in the canonical order of
+//! [`super::dot`]. The public entry points dispatch to the SIMD path of
+//! [`super::dispatch::selected_path`] (4-row blocks, in-register dequantization, f32 FMA; see
+//! `super::rows`). On each path matvec, matvec_rows and matmul give bit-identical results; paths
+//! differ from each other only in f32 summation order. Nothing here allocates.
 //!
 //! Shapes: [`WeightView::new`] validates the weight; the slice lengths of `x`/`y` are asserted
 //! (callers — the engine — validate shapes once at load time; a mismatch is a programming error).
 
 use std::ops::Range;
 
+use super::arch;
+use super::dispatch::{Path, selected_path};
 use super::dot::{CHUNK, dot_chunk};
 use crate::dtype::GgmlType;
 use half::f16;
@@ -107,7 +112,7 @@ impl<'a> WeightView<'a> {
         &self.data[r * rb..(r + 1) * rb]
     }
 
-    fn check(&self) {
+    pub(crate) fn check(&self) {
         assert!(
             self.ty.is_computable(),
             "unsupported weight type {}",
@@ -190,9 +195,33 @@ pub fn matvec(w: &WeightView, x: &[f32], y: &mut [f32]) {
     matvec_rows(w, x, y, 0..w.rows);
 }
 
+/// [`matvec`] with the scalar reference kernels.
+pub fn matvec_scalar(w: &WeightView, x: &[f32], y: &mut [f32]) {
+    assert_eq!(y.len(), w.rows, "matvec: y length");
+    matvec_rows_on(Path::Scalar, w, x, y, 0..w.rows);
+}
+
 /// y_rows[i] = (W·x)[rows.start + i]: a row range of the output (for threading: split `y` with
 /// `split_at_mut` and give each thread its range). `y_rows.len() == rows.len()`.
 pub fn matvec_rows(w: &WeightView, x: &[f32], y_rows: &mut [f32], rows: Range<usize>) {
+    matvec_rows_on(selected_path(), w, x, y_rows, rows);
+}
+
+/// [`matvec_rows`] with the scalar reference kernels.
+pub fn matvec_rows_scalar(w: &WeightView, x: &[f32], y_rows: &mut [f32], rows: Range<usize>) {
+    matvec_rows_on(Path::Scalar, w, x, y_rows, rows);
+}
+
+/// [`matvec_rows`] on a given path (panics if the CPU does not support it). Types without a
+/// SIMD kernel on that path (Q4_K, Q6_K) run the scalar reference.
+pub fn matvec_rows_on(
+    path: Path,
+    w: &WeightView,
+    x: &[f32],
+    y_rows: &mut [f32],
+    rows: Range<usize>,
+) {
+    assert!(path.is_supported(), "path {path} not supported by this CPU");
     w.check();
     assert_eq!(x.len(), w.cols, "matvec: x length");
     assert!(
@@ -200,26 +229,59 @@ pub fn matvec_rows(w: &WeightView, x: &[f32], y_rows: &mut [f32], rows: Range<us
         "matvec: row range"
     );
     assert_eq!(y_rows.len(), rows.len(), "matvec: y_rows length");
-    for (yr, r) in y_rows.iter_mut().zip(rows) {
-        *yr = dot_row(w, r, x);
+    match arch::dot4_f32act(path, w.ty) {
+        Some(k) => super::rows::matvec_rows(w, x, y_rows, rows, |r, x| k.call(r, x)),
+        None => {
+            for (yr, r) in y_rows.iter_mut().zip(rows) {
+                *yr = dot_row(w, r, x);
+            }
+        }
     }
 }
 
 /// Prefill: y[ti, :] = W·x[ti, :] for `t` tokens. `x` is `[t, cols]`, `y` is `[t, rows]`, both
-/// row-major. Each weight row is decoded once for all tokens; results are bit-identical to
-/// `t` calls of [`matvec`].
+/// row-major. Each weight row (block of rows) is decoded once for all tokens; results are
+/// bit-identical to `t` calls of [`matvec`] on the same path.
 pub fn matmul(w: &WeightView, x: &[f32], t: usize, y: &mut [f32]) {
     matmul_rows(w, x, t, y, 0..w.rows);
+}
+
+/// [`matmul`] with the scalar reference kernels.
+pub fn matmul_scalar(w: &WeightView, x: &[f32], t: usize, y: &mut [f32]) {
+    matmul_rows_on(Path::Scalar, w, x, t, y, 0..w.rows);
 }
 
 /// [`matmul`] restricted to the output features `rows`: writes `y[ti * w.rows + r]` for
 /// `r` in `rows` only (`y` is the full `[t, w.rows]` output).
 pub fn matmul_rows(w: &WeightView, x: &[f32], t: usize, y: &mut [f32], rows: Range<usize>) {
+    matmul_rows_on(selected_path(), w, x, t, y, rows);
+}
+
+/// [`matmul_rows`] with the scalar reference kernels.
+pub fn matmul_rows_scalar(w: &WeightView, x: &[f32], t: usize, y: &mut [f32], rows: Range<usize>) {
+    matmul_rows_on(Path::Scalar, w, x, t, y, rows);
+}
+
+/// [`matmul_rows`] on a given path (panics if the CPU does not support it).
+pub fn matmul_rows_on(
+    path: Path,
+    w: &WeightView,
+    x: &[f32],
+    t: usize,
+    y: &mut [f32],
+    rows: Range<usize>,
+) {
+    assert!(path.is_supported(), "path {path} not supported by this CPU");
     w.check();
     let (n, m) = (w.cols, w.rows);
     assert_eq!(x.len(), t * n, "matmul: x length");
     assert_eq!(y.len(), t * m, "matmul: y length");
     assert!(rows.start <= rows.end && rows.end <= m, "matmul: row range");
+    if let Some(k) = arch::dot4_f32act(path, w.ty) {
+        let x_of = |ti: usize| &x[ti * n..(ti + 1) * n];
+        super::rows::matmul_rows(w, 0..t, x_of, y, rows, |r, x| k.call(r, x));
+        return;
+    }
     for r in rows {
         for ti in 0..t {
             y[ti * m + r] = 0.0;

@@ -1,4 +1,6 @@
-//! Scalar CPU kernels (reference implementations; SIMD variants are tested against these).
+//! CPU kernels: scalar reference implementations (`*_scalar`) and SIMD paths (x86-64 AVX2 /
+//! AVX-512, aarch64 NEON / dotprod) chosen once at runtime ([`dispatch`]). The public kernel
+//! functions dispatch; `*_on(path, ..)` variants run a given path (tests, benchmarks).
 //!
 //! Conventions: kernels take slices and sizes, never allocate, and accumulate in f32 in a fixed
 //! order (deterministic). Slice lengths are checked with `assert!` — the engine validates shapes
@@ -8,12 +10,31 @@
 pub mod act;
 pub mod attn;
 pub mod conv;
+pub mod dispatch;
 pub mod dot;
 pub mod matvec;
+pub mod matvec_q8;
 pub mod moe;
 pub mod norm;
 pub mod rope;
+mod rows;
 pub mod ssm;
+
+#[cfg(target_arch = "aarch64")]
+mod arm;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+mod noarch;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+mod ops_none;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+#[cfg(target_arch = "aarch64")]
+use arm as arch;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+use noarch as arch;
+#[cfg(target_arch = "x86_64")]
+use x86 as arch;
 
 #[cfg(test)]
 mod tests {

@@ -2,41 +2,80 @@
 //!
 //! Slice lengths are asserted; callers validate shapes at load time.
 
-use super::act::silu;
+use super::arch::ops;
+use super::dispatch::{Path, selected_path};
 use super::dot::dot;
 
-/// 1/sqrt(mean(x²) + eps). The sum of squares uses the canonical dot order.
+/// 1/sqrt(mean(x²) + eps). The scalar path sums the squares in the canonical dot order.
 #[inline]
-fn inv_rms(x: &[f32], eps: f32) -> f32 {
-    let mean = dot(x, x) / x.len() as f32;
+fn inv_rms(path: Path, x: &[f32], eps: f32) -> f32 {
+    let mut ss = 0.0;
+    if !ops::sum_squares_into(path, x, &mut ss) {
+        ss = dot(x, x);
+    }
+    let mean = ss / x.len() as f32;
     1.0 / (mean + eps).sqrt()
 }
 
 /// out = w ⊙ (x · 1/sqrt(mean(x²)+eps)) — HF `*RMSNorm` (normalize, then multiply by w).
 pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
+    rms_norm_on(selected_path(), x, w, eps, out);
+}
+
+/// [`rms_norm`] with the scalar reference.
+pub fn rms_norm_scalar(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
+    rms_norm_on(Path::Scalar, x, w, eps, out);
+}
+
+/// [`rms_norm`] on a given path: SIMD sums the squares in vector lanes (the scaling is the
+/// same operations as the reference).
+pub fn rms_norm_on(path: Path, x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
+    assert!(path.is_supported(), "path {path} not supported by this CPU");
     assert_eq!(w.len(), x.len(), "rms_norm: weight length");
     assert_eq!(out.len(), x.len(), "rms_norm: out length");
-    let inv = inv_rms(x, eps);
-    for ((o, &xi), &wi) in out.iter_mut().zip(x).zip(w) {
-        *o = wi * (xi * inv);
+    let inv = inv_rms(path, x, eps);
+    if !ops::scale(path, x, Some(w), inv, out) {
+        for ((o, &xi), &wi) in out.iter_mut().zip(x).zip(w) {
+            *o = wi * (xi * inv);
+        }
     }
 }
 
 /// [`rms_norm`] in place: x ← w ⊙ x/rms(x).
 pub fn rms_norm_inplace(x: &mut [f32], w: &[f32], eps: f32) {
+    rms_norm_inplace_on(selected_path(), x, w, eps);
+}
+
+/// [`rms_norm_inplace`] on a given path.
+pub fn rms_norm_inplace_on(path: Path, x: &mut [f32], w: &[f32], eps: f32) {
+    assert!(path.is_supported(), "path {path} not supported by this CPU");
     assert_eq!(w.len(), x.len(), "rms_norm_inplace: weight length");
-    let inv = inv_rms(x, eps);
-    for (xi, &wi) in x.iter_mut().zip(w) {
-        *xi = wi * (*xi * inv);
+    let inv = inv_rms(path, x, eps);
+    scale_inplace(path, x, w, inv);
+}
+
+fn scale_inplace(path: Path, x: &mut [f32], w: &[f32], inv: f32) {
+    if !ops::scale_inplace(path, x, w, inv) {
+        for (xi, &wi) in x.iter_mut().zip(w) {
+            *xi = wi * (*xi * inv);
+        }
     }
 }
 
 /// out = x / sqrt(mean(x²)+eps), no weight.
 pub fn rms_norm_no_weight(x: &[f32], eps: f32, out: &mut [f32]) {
+    rms_norm_no_weight_on(selected_path(), x, eps, out);
+}
+
+/// [`rms_norm_no_weight`] on a given path.
+pub fn rms_norm_no_weight_on(path: Path, x: &[f32], eps: f32, out: &mut [f32]) {
+    assert!(path.is_supported(), "path {path} not supported by this CPU");
     assert_eq!(out.len(), x.len(), "rms_norm_no_weight: out length");
-    let inv = inv_rms(x, eps);
-    for (o, &xi) in out.iter_mut().zip(x) {
-        *o = xi * inv;
+    let inv = inv_rms(path, x, eps);
+    if !ops::scale(path, x, None, inv, out) {
+        for (o, &xi) in out.iter_mut().zip(x) {
+            *o = xi * inv;
+        }
     }
 }
 
@@ -45,24 +84,46 @@ pub fn rms_norm_no_weight(x: &[f32], eps: f32, out: &mut [f32]) {
 /// `len / n_groups` is normalized by its own rms; out = w ⊙ u_normalized.
 /// `n_groups = 1` is HF v4's whole-vector variant.
 pub fn gated_rms_norm(y: &[f32], z: &[f32], w: &[f32], n_groups: usize, eps: f32, out: &mut [f32]) {
+    gated_rms_norm_on(selected_path(), y, z, w, n_groups, eps, out);
+}
+
+/// [`gated_rms_norm`] with the scalar reference.
+pub fn gated_rms_norm_scalar(
+    y: &[f32],
+    z: &[f32],
+    w: &[f32],
+    n_groups: usize,
+    eps: f32,
+    out: &mut [f32],
+) {
+    gated_rms_norm_on(Path::Scalar, y, z, w, n_groups, eps, out);
+}
+
+/// [`gated_rms_norm`] on a given path (SIMD: vector SiLU and sums of squares).
+pub fn gated_rms_norm_on(
+    path: Path,
+    y: &[f32],
+    z: &[f32],
+    w: &[f32],
+    n_groups: usize,
+    eps: f32,
+    out: &mut [f32],
+) {
+    assert!(path.is_supported(), "path {path} not supported by this CPU");
     let n = y.len();
     assert_eq!(z.len(), n, "gated_rms_norm: z length");
     assert_eq!(w.len(), n, "gated_rms_norm: weight length");
     assert_eq!(out.len(), n, "gated_rms_norm: out length");
     assert!(
-        n_groups > 0 && n % n_groups == 0,
+        n_groups > 0 && n.is_multiple_of(n_groups),
         "gated_rms_norm: {n} not divisible into {n_groups} groups"
     );
-    // u is built in `out` first, then normalized in place: no scratch needed.
-    for ((o, &yi), &zi) in out.iter_mut().zip(y).zip(z) {
-        *o = yi * silu(zi);
-    }
+    // u = silu(z) ⊙ y is built in `out` first, then normalized in place: no scratch needed.
+    super::act::silu_mul_on(path, z, y, out);
     let gs = n / n_groups;
     for (u, wg) in out.chunks_exact_mut(gs).zip(w.chunks_exact(gs)) {
-        let inv = inv_rms(u, eps);
-        for (ui, &wi) in u.iter_mut().zip(wg) {
-            *ui = wi * (*ui * inv);
-        }
+        let inv = inv_rms(path, u, eps);
+        scale_inplace(path, u, wg, inv);
     }
 }
 

@@ -35,7 +35,7 @@ impl RopeTable {
     /// `rot_dim` must be even and non-zero.
     pub fn new(rot_dim: usize, theta: f32, mode: RopeMode) -> Self {
         assert!(
-            rot_dim > 0 && rot_dim % 2 == 0,
+            rot_dim > 0 && rot_dim.is_multiple_of(2),
             "rope: rot_dim {rot_dim} must be even"
         );
         let inv_freq = (0..rot_dim / 2)
@@ -80,7 +80,7 @@ pub fn rope_inplace(
     mode: RopeMode,
 ) {
     assert!(
-        rot_dim > 0 && rot_dim % 2 == 0,
+        rot_dim > 0 && rot_dim.is_multiple_of(2),
         "rope: rot_dim {rot_dim} must be even"
     );
     check(x, n_heads, hd, rot_dim);

@@ -1,10 +1,16 @@
 //! One decode step of the selective-scan recurrence: Mamba-1 (SPEC.md §1.4 steps 8–9) and
 //! Mamba-2 (SPEC.md §2.5 steps 7–8). State is f32 and updated in place.
 //!
+//! The public functions dispatch to SIMD (the state update in the reference's operation order;
+//! the C contraction in vector lanes); `*_scalar` are the references, `*_on` pick a path.
+//!
 //! Threading: Mamba-1 channels are independent — split the per-channel slices (state, x, dt,
 //! a, d, y) at one channel boundary and call again; Mamba-2 takes a head range.
 
 use std::ops::Range;
+
+use super::arch::ops;
+use super::dispatch::{Path, selected_path};
 
 /// Mamba-1, `I` channels, state size `N` (= `b.len()`):
 /// h[i,n] = exp(dt[i]·a[i,n])·h[i,n] + (dt[i]·b[n])·x[i];  y[i] = Σ_n h[i,n]·c[n] + d[i]·x[i].
@@ -20,6 +26,38 @@ pub fn ssm_step_mamba1(
     d: &[f32],
     y: &mut [f32],
 ) {
+    ssm_step_mamba1_on(selected_path(), state, x, dt, a, b, c, d, y);
+}
+
+/// [`ssm_step_mamba1`] with the scalar reference.
+#[allow(clippy::too_many_arguments)]
+pub fn ssm_step_mamba1_scalar(
+    state: &mut [f32],
+    x: &[f32],
+    dt: &[f32],
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    d: &[f32],
+    y: &mut [f32],
+) {
+    ssm_step_mamba1_on(Path::Scalar, state, x, dt, a, b, c, d, y);
+}
+
+/// [`ssm_step_mamba1`] on a given path (SIMD: vector exp for exp(dt·a)).
+#[allow(clippy::too_many_arguments)]
+pub fn ssm_step_mamba1_on(
+    path: Path,
+    state: &mut [f32],
+    x: &[f32],
+    dt: &[f32],
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    d: &[f32],
+    y: &mut [f32],
+) {
+    assert!(path.is_supported(), "path {path} not supported by this CPU");
     let (ni, n) = (x.len(), b.len());
     assert!(n > 0, "ssm_step_mamba1: empty state");
     assert_eq!(c.len(), n, "ssm_step_mamba1: c length");
@@ -29,6 +67,9 @@ pub fn ssm_step_mamba1(
         dt.len() == ni && d.len() == ni && y.len() == ni,
         "ssm_step_mamba1: [I] lengths"
     );
+    if ops::ssm_mamba1(path, state, x, dt, a, b, c, d, y) {
+        return;
+    }
     for i in 0..ni {
         let (xi, dti) = (x[i], dt[i]);
         let h = &mut state[i * n..(i + 1) * n];
@@ -85,6 +126,43 @@ pub fn ssm_step_mamba2_heads(
     heads: Range<usize>,
     y: &mut [f32],
 ) {
+    ssm_step_mamba2_heads_on(selected_path(), state, x, dt, a, b, c, d, dims, heads, y);
+}
+
+/// [`ssm_step_mamba2_heads`] with the scalar reference.
+#[allow(clippy::too_many_arguments)]
+pub fn ssm_step_mamba2_heads_scalar(
+    state: &mut [f32],
+    x: &[f32],
+    dt: &[f32],
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    d: &[f32],
+    dims: Mamba2Dims,
+    heads: Range<usize>,
+    y: &mut [f32],
+) {
+    ssm_step_mamba2_heads_on(Path::Scalar, state, x, dt, a, b, c, d, dims, heads, y);
+}
+
+/// [`ssm_step_mamba2_heads`] on a given path: SIMD states are bit-identical to the scalar
+/// reference's; `y` differs by the order of the C contraction.
+#[allow(clippy::too_many_arguments)]
+pub fn ssm_step_mamba2_heads_on(
+    path: Path,
+    state: &mut [f32],
+    x: &[f32],
+    dt: &[f32],
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    d: &[f32],
+    dims: Mamba2Dims,
+    heads: Range<usize>,
+    y: &mut [f32],
+) {
+    assert!(path.is_supported(), "path {path} not supported by this CPU");
     let Mamba2Dims { nh, p, n, g } = dims;
     assert!(
         g > 0 && nh % g == 0,
@@ -108,6 +186,9 @@ pub fn ssm_step_mamba2_heads(
         b.len() == g * n && c.len() == g * n,
         "ssm_step_mamba2: b/c length"
     );
+    if ops::ssm_mamba2(path, state, x, dt, a, b, c, d, dims, heads.clone(), y) {
+        return;
+    }
     let heads_per_group = nh / g;
     for (j, h) in heads.enumerate() {
         let grp = h / heads_per_group;
@@ -264,7 +345,8 @@ mod tests {
         }
     }
 
-    /// With P = 1, G = 1 and A constant over N, Mamba-2 is Mamba-1 bit for bit.
+    /// With P = 1, G = 1 and A constant over N, Mamba-2 is Mamba-1 bit for bit (a property of
+    /// the references: the SIMD Mamba-1 uses a vector exp).
     #[test]
     fn mamba2_with_unit_heads_equals_mamba1() {
         let mut r = Rng::new(33);
@@ -281,14 +363,14 @@ mod tests {
         let mut s1 = r.normal_vec(ni * n);
         let mut s2 = s1.clone();
         let (mut y1, mut y2) = (vec![0.0; ni], vec![0.0; ni]);
-        ssm_step_mamba1(&mut s1, &x, &dt, &a1, &b, &c, &d, &mut y1);
+        ssm_step_mamba1_scalar(&mut s1, &x, &dt, &a1, &b, &c, &d, &mut y1);
         let dm = Mamba2Dims {
             nh: ni,
             p: 1,
             n,
             g: 1,
         };
-        ssm_step_mamba2(&mut s2, &x, &dt, &a2, &b, &c, &d, dm, &mut y2);
+        ssm_step_mamba2_heads_scalar(&mut s2, &x, &dt, &a2, &b, &c, &d, dm, 0..ni, &mut y2);
         assert_eq!(s1, s2);
         assert_eq!(y1, y2);
     }

@@ -134,7 +134,7 @@ pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), Quant
         });
     }
     let bb = ty.block_bytes();
-    if src.len() % bb != 0 {
+    if !src.len().is_multiple_of(bb) {
         return Err(QuantError::NotWholeBlocks {
             ty,
             len: src.len(),

@@ -1,24 +1,50 @@
-//! The CPU backend: interprets a Program op by op with the scalar kernels of `weft-kernels`.
+//! The CPU backend: interprets a Program op by op with the kernels of `weft-kernels` (SIMD where
+//! the CPU has it), spreading the heavy ops over a persistent thread pool.
 //!
 //! Each op writes one arena buffer and reads others that never overlap it (the builder checks
 //! this), so the arena is split into "before", "output" and "after" with safe borrows. Scratch
-//! buffers are sized when the backend is created; running never allocates.
+//! buffers and the pool's threads are made when the backend is created; running never
+//! allocates or spawns.
+//!
+//! Threads split work so that every output element is computed exactly as on one thread:
+//! matvec by output rows, prefill matmul by tokens, scans by heads (Mamba-2) or channels
+//! (Mamba-1), attention by query heads, conv by channels. Results do not depend on the thread
+//! count. Element-wise ops run on the calling thread.
 
 use std::ops::Range;
 
+use weft_kernels::cpu::matvec::WeightView;
+use weft_kernels::cpu::matvec_q8::{self, Q8Act};
 use weft_kernels::cpu::{act, attn, conv, matvec, moe, norm, rope, ssm};
+use weft_kernels::pool::{ThreadPool, physical_cores, split_range};
 
 use crate::model::Model;
 use crate::program::{Buf, Op, Program, Role, RopeLayout, Rows};
 use crate::state::State;
 
-/// Scratch space of the CPU interpreter.
-#[derive(Debug)]
+/// Weight matrices smaller than this run on the calling thread (a dispatch costs ~1-2 µs).
+const PAR_MIN_BYTES: usize = 48 << 10;
+
+/// Scratch space and threads of the CPU interpreter.
 pub struct CpuBackend {
+    pool: ThreadPool,
+    /// Attention scores, `slots` floats per thread.
     scores: Vec<f32>,
+    slots: usize,
     probs: Vec<f32>,
     expert_ids: Vec<usize>,
     expert_weights: Vec<f32>,
+    /// Int8 activations for Q8_0/Q4_0 weights, one per thread (empty when off).
+    q8: Vec<Q8Act>,
+}
+
+impl std::fmt::Debug for CpuBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CpuBackend")
+            .field("threads", &self.pool.n_threads())
+            .field("int8_activations", &!self.q8.is_empty())
+            .finish()
+    }
 }
 
 /// What one run works on: `n` tokens at absolute positions `pos0..pos0 + n`.
@@ -30,28 +56,119 @@ pub struct Run<'a> {
     pub n: usize,
 }
 
+/// A mutable slice that pool threads carve disjoint pieces out of.
+#[derive(Clone, Copy)]
+struct Shared {
+    ptr: *mut f32,
+    len: usize,
+}
+
+// SAFETY: only used inside a pool dispatch, where each thread takes ranges no other thread
+// takes, while the slice it was made from stays mutably borrowed by the dispatching code.
+unsafe impl Sync for Shared {}
+unsafe impl Send for Shared {}
+
+impl Shared {
+    fn new(s: &mut [f32]) -> Self {
+        Shared {
+            ptr: s.as_mut_ptr(),
+            len: s.len(),
+        }
+    }
+
+    /// # Safety
+    /// No two live results may overlap, and the source slice must outlive them.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn get(&self, r: Range<usize>) -> &mut [f32] {
+        assert!(r.start <= r.end && r.end <= self.len, "shared range");
+        // SAFETY: in bounds (checked); disjointness is the caller's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(r.start), r.len()) }
+    }
+}
+
+/// The per-thread int8 activation buffers, handed out by thread index.
+#[derive(Clone, Copy)]
+struct SharedQ8 {
+    ptr: *mut Q8Act,
+    len: usize,
+}
+
+// SAFETY: as for `Shared`: thread `idx` only touches element `idx`.
+unsafe impl Sync for SharedQ8 {}
+unsafe impl Send for SharedQ8 {}
+
+impl SharedQ8 {
+    /// # Safety
+    /// Each `idx` is used by one thread at a time.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn get(&self, idx: usize) -> &mut Q8Act {
+        assert!(idx < self.len, "q8 scratch index");
+        // SAFETY: in bounds; exclusive per index by contract.
+        unsafe { &mut *self.ptr.add(idx) }
+    }
+}
+
 impl CpuBackend {
-    /// Sizes the scratch buffers for every op of `programs` and the rings of `state`.
-    pub fn new(programs: &[&Program], state: &State) -> Self {
+    /// Sizes the scratch buffers for every op of `programs` and the rings of `state`, and starts
+    /// `threads` threads in all (0: the physical cores). With `int8_activations`, Q8_0/Q4_0
+    /// matrices multiply int8-quantized activations (llama.cpp's scheme: faster, adds the
+    /// activation rounding); otherwise f32 activations (exactly the stored weights' values).
+    pub fn new(
+        programs: &[&Program],
+        state: &State,
+        threads: usize,
+        int8_activations: bool,
+    ) -> Self {
+        let pool = ThreadPool::new(if threads == 0 {
+            physical_cores()
+        } else {
+            threads
+        });
+        let n = pool.n_threads();
         let slots = state.kv.iter().map(|r| r.capacity()).max().unwrap_or(0);
-        let (mut experts, mut k) = (0, 0);
-        for op in programs.iter().flat_map(|p| &p.ops) {
-            if let Op::MoeRoute { logits, k: kk, .. } = op {
-                experts = experts.max(logits.width);
-                k = k.max(*kk);
+        let (mut experts, mut k, mut cols, mut rows) = (0, 0, 0, 1);
+        for p in programs {
+            rows = rows.max(p.rows);
+            for op in &p.ops {
+                match op {
+                    Op::MoeRoute { logits, k: kk, .. } => {
+                        experts = experts.max(logits.width);
+                        k = k.max(*kk);
+                    }
+                    Op::MatMul { x, .. } | Op::ExpertMatMul { x, .. } => cols = cols.max(x.width),
+                    _ => {}
+                }
             }
         }
+        let q8 = if int8_activations {
+            let cols = cols.next_multiple_of(32);
+            (0..n).map(|_| Q8Act::new(cols, rows)).collect()
+        } else {
+            Vec::new()
+        };
         CpuBackend {
-            scores: vec![0.0; slots],
+            pool,
+            scores: vec![0.0; slots * n],
+            slots,
             probs: vec![0.0; experts],
             expert_ids: vec![0; k],
             expert_weights: vec![0.0; k],
+            q8,
         }
+    }
+
+    /// Threads a run uses, the caller included.
+    pub fn threads(&self) -> usize {
+        self.pool.n_threads()
     }
 
     /// Writes the embedding rows of `tokens` into the Program's input (ids already checked).
     pub fn embed(&self, model: &Model, tokens: &[u32], input: Buf, arena: &mut [f32]) {
-        let table = model.matrix(model.plan().token_embd.id, 0);
+        let embd = model
+            .plan()
+            .token_embd
+            .expect("the session only embeds tokens of models with a token embedding");
+        let table = model.matrix(embd.id, 0);
         for (r, &t) in tokens.iter().enumerate() {
             matvec::dequantize_row_into(&table, t as usize, &mut arena[input.row(r, tokens.len())]);
         }
@@ -103,16 +220,59 @@ impl CpuBackend {
         let rows = target.row_count(n);
         let pos = |b: &Buf, r: usize| pos0 + if b.rows == Rows::All { r } else { n - 1 };
 
+        let pool = &self.pool;
+        let threads = pool.n_threads();
+        let q8 = SharedQ8 {
+            ptr: self.q8.as_mut_ptr(),
+            len: self.q8.len(),
+        };
         match *op {
             Op::MatMul { w, x, y } => {
                 let w = m.matrix(w, 0);
-                if rows > 1 && x.is_dense() && y.is_dense() {
-                    matvec::matmul(&w, ins.span(&x), rows, out.span(&y));
+                if rows == 1 {
+                    matvec_par(pool, q8, &w, ins.row(&x, 0), out.row(&y, 0));
                 } else {
-                    for r in 0..rows {
-                        matvec::matvec(&w, ins.row(&x, r), out.row(&y, r));
-                    }
+                    // Tokens split across threads; each thread decodes the whole matrix.
+                    let (x0, y0) = (x.row(0, n).start, y.row(0, n).start);
+                    let (xs, ys) = (ins.span(&x), Shared::new(out.span(&y)));
+                    let dense = x.is_dense() && y.is_dense();
+                    pool.run(&|idx, nt| {
+                        let tr = split_range(rows, 1, idx, nt);
+                        if tr.is_empty() {
+                            return;
+                        }
+                        // SAFETY: one q8 buffer per thread index.
+                        let mut qa = (!q8_off(q8, &w)).then(|| unsafe { q8.get(idx) });
+                        if dense {
+                            let xt = &xs[tr.start * w.cols..tr.end * w.cols];
+                            // SAFETY: token ranges of different threads are disjoint.
+                            let yt = unsafe { ys.get(tr.start * w.rows..tr.end * w.rows) };
+                            match qa {
+                                Some(qa) => {
+                                    qa.quantize(xt, w.cols);
+                                    matvec_q8::matmul_q8(&w, qa, yt);
+                                }
+                                None => matvec::matmul(&w, xt, tr.len(), yt),
+                            }
+                        } else {
+                            for r in tr {
+                                let xr = x.row(r, n);
+                                let xr = &xs[xr.start - x0..xr.end - x0];
+                                let yr = y.row(r, n);
+                                // SAFETY: rows of different threads are disjoint.
+                                let yr = unsafe { ys.get(yr.start - y0..yr.end - y0) };
+                                match qa.as_deref_mut() {
+                                    Some(qa) => {
+                                        qa.quantize(xr, w.cols);
+                                        matvec_q8::matvec_q8(&w, qa, yr);
+                                    }
+                                    None => matvec::matvec(&w, xr, yr),
+                                }
+                            }
+                        }
+                    });
                 }
+                let _ = threads;
             }
             Op::ExpertMatMul {
                 w,
@@ -121,10 +281,34 @@ impl CpuBackend {
                 route,
                 slot,
             } => {
-                for r in 0..rows {
+                let expert_of = |r: usize| {
                     let route = ins.row(&route, r);
-                    let expert = route[route.len() / 2 + slot] as usize;
-                    matvec::matvec(&m.matrix(w, expert), ins.row(&x, r), out.row(&y, r));
+                    route[route.len() / 2 + slot] as usize
+                };
+                if rows == 1 {
+                    let wm = m.matrix(w, expert_of(0));
+                    matvec_par(pool, q8, &wm, ins.row(&x, 0), out.row(&y, 0));
+                } else {
+                    let (x0, y0) = (x.row(0, n).start, y.row(0, n).start);
+                    let (xs, ys) = (ins.span(&x), Shared::new(out.span(&y)));
+                    pool.run(&|idx, nt| {
+                        for r in split_range(rows, 1, idx, nt) {
+                            let wm = m.matrix(w, expert_of(r));
+                            let xr = x.row(r, n);
+                            let xr = &xs[xr.start - x0..xr.end - x0];
+                            let yr = y.row(r, n);
+                            // SAFETY: rows of different threads are disjoint.
+                            let yr = unsafe { ys.get(yr.start - y0..yr.end - y0) };
+                            if q8_off(q8, &wm) {
+                                matvec::matvec(&wm, xr, yr);
+                            } else {
+                                // SAFETY: one q8 buffer per thread index.
+                                let qa = unsafe { q8.get(idx) };
+                                qa.quantize(xr, wm.cols);
+                                matvec_q8::matvec_q8(&wm, qa, yr);
+                            }
+                        }
+                    });
                 }
             }
             Op::AddBias { y, b } => {
@@ -164,8 +348,33 @@ impl CpuBackend {
             Op::Conv1dSilu { x, y, w, b, state } => {
                 let (w, b) = (m.vector(w), b.map(|b| m.vector(b)));
                 let state = &mut st.recurrent[state.range()];
-                for r in 0..rows {
-                    conv::conv1d_step_silu(state, ins.row(&x, r), w, b, out.row(&y, r));
+                if rows == 1 || threads == 1 {
+                    for r in 0..rows {
+                        conv::conv1d_step_silu(state, ins.row(&x, r), w, b, out.row(&y, r));
+                    }
+                } else {
+                    // Channels split across threads, every thread walks the rows in order.
+                    let (c, k) = (x.width, state.len() / x.width);
+                    let (x0, y0) = (x.row(0, n).start, y.row(0, n).start);
+                    let (xs, ys, ss) =
+                        (ins.span(&x), Shared::new(out.span(&y)), Shared::new(state));
+                    pool.run(&|idx, nt| {
+                        let ch = split_range(c, 16, idx, nt);
+                        if ch.is_empty() {
+                            return;
+                        }
+                        // SAFETY: channel ranges of different threads are disjoint.
+                        let st = unsafe { ss.get(ch.start * k..ch.end * k) };
+                        let (wc, bc) = (&w[ch.start * k..ch.end * k], b.map(|b| &b[ch.clone()]));
+                        for r in 0..rows {
+                            let xr = x.row(r, n).start - x0;
+                            let yr = y.row(r, n).start - y0;
+                            let xr = &xs[xr + ch.start..xr + ch.end];
+                            // SAFETY: as above.
+                            let yr = unsafe { ys.get(yr + ch.start..yr + ch.end) };
+                            conv::conv1d_step_silu(st, xr, wc, bc, yr);
+                        }
+                    });
                 }
             }
             Op::Softplus { x, bias, min } => {
@@ -189,15 +398,31 @@ impl CpuBackend {
             } => {
                 let (a, d) = (m.vector(a), m.vector(d));
                 let state = &mut st.recurrent[state.range()];
-                for r in 0..rows {
-                    let (xr, dtr, br, cr) = (
-                        ins.row(&x, r),
-                        ins.row(&dt, r),
-                        ins.row(&b, r),
-                        ins.row(&c, r),
-                    );
-                    ssm::ssm_step_mamba1(state, xr, dtr, a, br, cr, d, out.row(&y, r));
-                }
+                let (ch, ns) = (x.width, state.len() / x.width);
+                let y0 = y.row(0, n).start;
+                let (ys, ss) = (Shared::new(out.span(&y)), Shared::new(state));
+                pool.run(&|idx, nt| {
+                    let cr = split_range(ch, 16, idx, nt);
+                    if cr.is_empty() {
+                        return;
+                    }
+                    let s = cr.start * ns..cr.end * ns;
+                    // SAFETY: channel ranges of different threads are disjoint.
+                    let st = unsafe { ss.get(s.clone()) };
+                    for r in 0..rows {
+                        let (xr, dtr, br, cc) = (
+                            &ins.row(&x, r)[cr.clone()],
+                            &ins.row(&dt, r)[cr.clone()],
+                            ins.row(&b, r),
+                            ins.row(&c, r),
+                        );
+                        let yr = y.row(r, n).start - y0;
+                        // SAFETY: as above.
+                        let yr = unsafe { ys.get(yr + cr.start..yr + cr.end) };
+                        let (ar, dr) = (&a[s.clone()], &d[cr.clone()]);
+                        ssm::ssm_step_mamba1(st, xr, dtr, ar, br, cc, dr, yr);
+                    }
+                });
             }
             Op::SsmScan2 {
                 x,
@@ -219,15 +444,42 @@ impl CpuBackend {
                     g: groups,
                 };
                 let state = &mut st.recurrent[state.range()];
-                for r in 0..rows {
-                    let (xr, dtr, br, cr) = (
-                        ins.row(&x, r),
-                        ins.row(&dt, r),
-                        ins.row(&b, r),
-                        ins.row(&c, r),
-                    );
-                    ssm::ssm_step_mamba2(state, xr, dtr, a, br, cr, d, dims, out.row(&y, r));
-                }
+                let (p, ns) = (dims.p, dims.n);
+                let y0 = y.row(0, n).start;
+                let (ys, ss) = (Shared::new(out.span(&y)), Shared::new(state));
+                pool.run(&|idx, nt| {
+                    let hr = split_range(heads, 1, idx, nt);
+                    if hr.is_empty() {
+                        return;
+                    }
+                    let (h0, h1) = (hr.start, hr.end);
+                    // SAFETY: head ranges of different threads are disjoint.
+                    let st = unsafe { ss.get(h0 * p * ns..h1 * p * ns) };
+                    for r in 0..rows {
+                        let (xr, dtr, br, cr) = (
+                            &ins.row(&x, r)[h0 * p..h1 * p],
+                            &ins.row(&dt, r)[h0..h1],
+                            ins.row(&b, r),
+                            ins.row(&c, r),
+                        );
+                        let yr = y.row(r, n).start - y0;
+                        // SAFETY: as above.
+                        let yr = unsafe { ys.get(yr + h0 * p..yr + h1 * p) };
+                        let (ar, dr) = (&a[h0..h1], &d[h0..h1]);
+                        ssm::ssm_step_mamba2_heads(
+                            st,
+                            xr,
+                            dtr,
+                            ar,
+                            br,
+                            cr,
+                            dr,
+                            dims,
+                            hr.clone(),
+                            yr,
+                        );
+                    }
+                });
             }
             Op::SiluMul { gate, up, y } => {
                 for r in 0..rows {
@@ -267,22 +519,31 @@ impl CpuBackend {
                 scale,
             } => {
                 let ring = &mut st.kv[kv];
+                let per = self.slots;
+                let sc = Shared::new(&mut self.scores);
                 for r in 0..rows {
                     ring.append(pos(&q, r), ins.row(&k, r), ins.row(&v, r));
                     let (keys, values, slots) = (ring.keys(), ring.values(), ring.filled());
-                    let (qr, yr) = (ins.row(&q, r), out.row(&y, r));
-                    attn::attend(
-                        qr,
-                        keys,
-                        values,
-                        slots,
-                        heads,
-                        kv_heads,
-                        head_dim,
-                        scale,
-                        &mut self.scores,
-                        yr,
-                    );
+                    let (qr, yr) = (ins.row(&q, r), Shared::new(out.row(&y, r)));
+                    // Query heads split across threads, whole kv groups per thread.
+                    let group = heads / kv_heads;
+                    pool.run(&|idx, nt| {
+                        let hr = split_range(heads, group, idx, nt);
+                        if hr.is_empty() {
+                            return;
+                        }
+                        // SAFETY: head ranges and score buffers of threads are disjoint.
+                        let (yh, scratch) = unsafe {
+                            (
+                                yr.get(hr.start * head_dim..hr.end * head_dim),
+                                sc.get(idx * per..(idx + 1) * per),
+                            )
+                        };
+                        attn::attend_heads(
+                            qr, keys, values, slots, heads, kv_heads, head_dim, scale, scratch, hr,
+                            yh,
+                        );
+                    });
                 }
             }
             Op::MoeRoute { logits, route, k } => {
@@ -339,6 +600,33 @@ impl CpuBackend {
                 }
             }
         }
+    }
+}
+
+/// Whether `w` takes f32 activations (int8 activations off, or a type without int8 kernels).
+fn q8_off(q8: SharedQ8, w: &WeightView) -> bool {
+    q8.len == 0 || !matvec_q8::supports(w.ty)
+}
+
+/// `y = W·x` for one token, output rows split across the pool for large matrices.
+fn matvec_par(pool: &ThreadPool, q8: SharedQ8, w: &WeightView, x: &[f32], y: &mut [f32]) {
+    let par = pool.n_threads() > 1 && w.data.len() >= PAR_MIN_BYTES;
+    if q8_off(q8, w) {
+        if par {
+            pool.run_chunks(y, 4, &|r, c| matvec::matvec_rows(w, x, c, r));
+        } else {
+            matvec::matvec(w, x, y);
+        }
+        return;
+    }
+    // SAFETY: buffer 0 is the calling thread's; workers only read it below.
+    let qa = unsafe { q8.get(0) };
+    qa.quantize(x, w.cols);
+    let qa = &*qa;
+    if par {
+        pool.run_chunks(y, 4, &|r, c| matvec_q8::matvec_q8_rows(w, qa, c, r));
+    } else {
+        matvec_q8::matvec_q8(w, qa, y);
     }
 }
 

@@ -2,6 +2,7 @@
 //! backend slot in behind the same Program.
 
 pub mod cpu;
+pub mod cpu_traffic;
 pub mod gpu;
 
 /// Which backend a session runs on.

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 
 /// The Hugging Face architectures `weft convert` understands (`architectures[0]` in config.json).
-pub const SUPPORTED_ARCHITECTURES: [&str; 5] = [
+pub const SUPPORTED_ARCHITECTURES: [&str; 6] = [
     "MambaForCausalLM",
     "Mamba2ForCausalLM",
+    "Mamba2ForFrameRegression",
     "JambaForCausalLM",
     "Zamba2ForCausalLM",
     "LlamaForCausalLM",

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use memmap2::Mmap;
 use safetensors::{Dtype, SafeTensors};
@@ -30,12 +31,41 @@ struct Shard {
     data_start: usize,
 }
 
+/// Makes up a tensor's values from its name and PyTorch shape (row-major f32).
+pub type InitFn = Box<dyn Fn(&str, &[usize]) -> Vec<f32> + Send + Sync>;
+
+/// A checkpoint with no files (`weft synth`): every tensor the converter asks for exists with
+/// the shape it asks for (except those `absent` names), and its values come from `init` when it
+/// is read. The converter's own name tables and transforms then describe the model.
+pub struct Synthetic {
+    pub init: InitFn,
+    /// Names the checkpoint lacks (alternative spellings the converter should not pick).
+    pub absent: Box<dyn Fn(&str) -> bool + Send + Sync>,
+    /// Shapes the converter asked for, by name.
+    shapes: Mutex<HashMap<String, Vec<usize>>>,
+}
+
+impl Synthetic {
+    pub fn new(init: InitFn, absent: Box<dyn Fn(&str) -> bool + Send + Sync>) -> Self {
+        Synthetic {
+            init,
+            absent,
+            shapes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn shapes(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<usize>>> {
+        self.shapes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// An opened Hugging Face folder.
 pub struct HfModel {
     dir: PathBuf,
     config: HfConfig,
     shards: Vec<Shard>,
     entries: HashMap<String, Entry>,
+    synthetic: Option<Synthetic>,
 }
 
 impl std::fmt::Debug for HfModel {
@@ -78,6 +108,7 @@ impl HfModel {
             config,
             shards: Vec::new(),
             entries: HashMap::new(),
+            synthetic: None,
         };
         if index.is_file() {
             model.open_sharded(&index)?;
@@ -184,6 +215,18 @@ impl HfModel {
         Ok(())
     }
 
+    /// A checkpoint described by `config` (a config.json object) whose tensors `synthetic`
+    /// makes up; `dir` only names it in messages.
+    pub fn synthetic(dir: &Path, config: Value, synthetic: Synthetic) -> Result<Self> {
+        Ok(HfModel {
+            dir: dir.to_path_buf(),
+            config: HfConfig::new(config)?,
+            shards: Vec::new(),
+            entries: HashMap::new(),
+            synthetic: Some(synthetic),
+        })
+    }
+
     /// The folder this model was read from.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -196,12 +239,25 @@ impl HfModel {
 
     /// Whether the checkpoint has a tensor called `name`.
     pub fn has(&self, name: &str) -> bool {
-        self.entries.contains_key(name)
+        match &self.synthetic {
+            Some(s) => !(s.absent)(name),
+            None => self.entries.contains_key(name),
+        }
     }
 
-    /// All tensor names (unordered).
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.entries.keys().map(String::as_str)
+    /// All tensor names (unordered); of a synthetic checkpoint, those read so far.
+    pub fn names(&self) -> Vec<String> {
+        match &self.synthetic {
+            Some(s) => s.shapes().keys().cloned().collect(),
+            None => self.entries.keys().cloned().collect(),
+        }
+    }
+
+    fn missing(&self, name: &str) -> ConvertError {
+        ConvertError::MissingTensor {
+            name: name.to_string(),
+            dir: self.dir.clone(),
+        }
     }
 
     fn entry(&self, name: &str) -> Result<&Entry> {
@@ -214,12 +270,36 @@ impl HfModel {
     }
 
     /// The PyTorch shape of `name`.
-    pub fn shape(&self, name: &str) -> Result<&[usize]> {
-        Ok(&self.entry(name)?.shape)
+    pub fn shape(&self, name: &str) -> Result<Vec<usize>> {
+        match &self.synthetic {
+            Some(s) => s
+                .shapes()
+                .get(name)
+                .cloned()
+                .ok_or_else(|| self.missing(name)),
+            None => Ok(self.entry(name)?.shape.clone()),
+        }
     }
 
     /// Checks that `name` exists, has PyTorch shape `expected` and a dtype we can decode.
     pub fn expect(&self, name: &str, expected: &[usize]) -> Result<()> {
+        if let Some(s) = &self.synthetic {
+            if (s.absent)(name) {
+                return Err(self.missing(name));
+            }
+            let mut shapes = s.shapes();
+            let got = shapes
+                .entry(name.to_string())
+                .or_insert_with(|| expected.to_vec());
+            if got != expected {
+                return Err(ConvertError::ShapeMismatch {
+                    name: name.to_string(),
+                    expected: expected.to_vec(),
+                    got: got.clone(),
+                });
+            }
+            return Ok(());
+        }
         let e = self.entry(name)?;
         if e.shape != expected {
             return Err(ConvertError::ShapeMismatch {
@@ -239,6 +319,10 @@ impl HfModel {
 
     /// Reads `name` as f32 values in row-major (PyTorch) order.
     pub fn read_f32(&self, name: &str) -> Result<Vec<f32>> {
+        if let Some(s) = &self.synthetic {
+            let shape = self.shape(name)?;
+            return Ok((s.init)(name, &shape));
+        }
         let e = self.entry(name)?;
         let shard = &self.shards[e.shard];
         let bytes = shard

@@ -26,7 +26,7 @@ use crate::gguf::GgufWriter;
 
 pub use config::HfConfig;
 pub use error::{ConvertError, SUPPORTED_ARCHITECTURES};
-pub use hf::HfModel;
+pub use hf::{HfModel, InitFn, Synthetic};
 pub use policy::{OutType, tensor_type};
 
 use plan::Plan;
@@ -72,6 +72,8 @@ fn dispatch(hf_arch: &str) -> Result<(&'static str, Fill), ConvertError> {
     Ok(match hf_arch {
         "MambaForCausalLM" => (mamba::ARCH, mamba::fill),
         "Mamba2ForCausalLM" => (mamba2::ARCH, mamba2::fill),
+        // weft's sensor models (docs/gguf.md, "Frame models").
+        "Mamba2ForFrameRegression" => (mamba2::ARCH, mamba2::fill_frames),
         "JambaForCausalLM" => (jamba::ARCH, jamba::fill),
         "Zamba2ForCausalLM" => (zamba2::ARCH, zamba2::fill),
         "LlamaForCausalLM" => (llama::ARCH, llama::fill),
@@ -87,7 +89,11 @@ pub fn target_architecture(dir: &Path) -> Result<&'static str, ConvertError> {
 
 /// Reads `dir`'s config and tensor index, checks every tensor's shape, and describes the file.
 fn build_plan(dir: &Path, opts: &ConvertOptions) -> Result<Plan, ConvertError> {
-    let hf = Arc::new(HfModel::open(dir)?);
+    plan_from(Arc::new(HfModel::open(dir)?), dir, opts)
+}
+
+/// [`build_plan`] over an opened (or synthetic) checkpoint.
+fn plan_from(hf: Arc<HfModel>, dir: &Path, opts: &ConvertOptions) -> Result<Plan, ConvertError> {
     let (arch, fill) = dispatch(&hf.config().architecture()?)?;
     let mut plan = Plan::new(arch, hf, opts.out_type);
     let name = opts.name.clone().unwrap_or_else(|| {
@@ -135,6 +141,17 @@ pub struct ConvertSummary {
 /// by [`convert_to_path`] / [`convert_to_bytes`] (through [`ConvertError::from_gguf`]).
 pub fn convert(dir: &Path, opts: &ConvertOptions) -> Result<GgufWriter<'static>, ConvertError> {
     Ok(to_writer(build_plan(dir, opts)?, opts.progress.clone())?.0)
+}
+
+/// [`convert`] for a checkpoint already opened, such as a [`HfModel::synthetic`] one (whose
+/// folder holds at most the tokenizer files).
+pub fn convert_model(
+    hf: HfModel,
+    opts: &ConvertOptions,
+) -> Result<GgufWriter<'static>, ConvertError> {
+    let dir = hf.dir().to_path_buf();
+    let plan = plan_from(Arc::new(hf), &dir, opts)?;
+    Ok(to_writer(plan, opts.progress.clone())?.0)
 }
 
 /// Converts `dir` and writes the GGUF file to `out` (through a temporary file renamed into place).

@@ -113,8 +113,8 @@ impl Plan {
         let mut v: Vec<String> = self
             .hf
             .names()
-            .filter(|n| !used.contains(*n))
-            .map(str::to_string)
+            .into_iter()
+            .filter(|n| !used.contains(n))
             .collect();
         v.sort();
         v

@@ -56,6 +56,34 @@ pub struct Config {
     pub attn: Option<AttnConfig>,
     pub ffn: Option<FfnConfig>,
     pub hybrid: Option<HybridConfig>,
+    /// Frame input (and regression output) of sensor models; `None` for language models.
+    pub frames: Option<FrameConfig>,
+}
+
+impl Config {
+    /// Floats per input row: a frame (`frame_dim`) for models with `frame_in`, else a token
+    /// embedding or an embedding-sized frame (`n_embd`).
+    pub fn input_width(&self) -> usize {
+        self.frames.as_ref().map_or(self.n_embd, |f| f.dim)
+    }
+
+    /// Floats per output row: the predicted frame of a regression model, else the logits.
+    pub fn output_width(&self) -> usize {
+        match &self.frames {
+            Some(f) if f.regression => f.dim,
+            _ => self.n_vocab,
+        }
+    }
+}
+
+/// A model that reads frames through an input projection (docs/gguf.md, "Frame models").
+#[derive(Clone, Debug, PartialEq)]
+pub struct FrameConfig {
+    /// `{arch}.frame_dim`: floats per frame; `frame_in` projects a frame to the model width.
+    pub dim: usize,
+    /// `{arch}.output_kind = "regression"`: the head `frame_out` outputs `dim` floats (the
+    /// prediction of the next frame) instead of vocabulary logits.
+    pub regression: bool,
 }
 
 /// The SSM mixer's shape (Mamba-1 uses `dt_rank`; Mamba-2 uses `n_head`, `n_group`).
@@ -180,12 +208,39 @@ impl Meta<'_> {
         Ok(values)
     }
 
+    /// `{arch}.frame_dim` and `{arch}.output_kind` (absent for language models).
+    pub fn frames(&self) -> Result<Option<FrameConfig>, ModelError> {
+        let regression = match self.opt_str("output_kind")? {
+            None | Some("logits") => false,
+            Some("regression") => true,
+            Some(other) => {
+                return Err(ModelError::BadKey {
+                    key: self.key("output_kind"),
+                    reason: format!("{other:?} is not \"logits\" or \"regression\""),
+                });
+            }
+        };
+        match self.opt_u32("frame_dim")? {
+            Some(0) => Err(ModelError::BadKey {
+                key: self.key("frame_dim"),
+                reason: "must be at least 1".into(),
+            }),
+            Some(dim) => Ok(Some(FrameConfig { dim, regression })),
+            None if regression => Err(ModelError::MissingKey(self.key("frame_dim"))),
+            None => Ok(None),
+        }
+    }
+
     /// The common keys every architecture has.
     pub fn base(&self, arch: Arch) -> Result<Config, ModelError> {
         let n_embd = self.u32("embedding_length")?;
         let n_layer = self.u32("block_count")?;
+        let frames = self.frames()?;
+        let regression = frames.as_ref().is_some_and(|f| f.regression);
         let n_vocab = match self.opt_u32("vocab_size")? {
             Some(v) => v,
+            // A regression model needs no vocabulary.
+            None if regression && self.gguf.tensor("token_embd.weight").is_none() => 0,
             None => {
                 let embd = self
                     .gguf
@@ -205,12 +260,16 @@ impl Meta<'_> {
             attn: None,
             ffn: None,
             hybrid: None,
+            frames,
         };
-        ensure(n_embd > 0 && n_layer > 0 && n_vocab > 0, || {
-            format!(
-                "embedding {n_embd}, layers {n_layer}, vocabulary {n_vocab} must all be non-zero"
-            )
-        })?;
+        ensure(
+            n_embd > 0 && n_layer > 0 && (n_vocab > 0 || regression),
+            || {
+                format!(
+                    "embedding {n_embd}, layers {n_layer}, vocabulary {n_vocab} must all be non-zero"
+                )
+            },
+        )?;
         Ok(config)
     }
 

@@ -4,11 +4,13 @@
 pub mod attention;
 pub mod config;
 pub mod ffn;
+pub mod frames;
 pub mod jamba;
 pub mod llama;
 pub mod mamba;
 pub mod mamba2;
 pub mod plan;
+pub mod tokenizer;
 pub mod weights;
 pub mod zamba2;
 
@@ -86,9 +88,9 @@ impl Model {
         self.fingerprint
     }
 
-    /// Lowers the Plan into a Program for up to `rows` tokens per run.
+    /// Lowers the Plan into a Program for up to `rows` tokens (or frames) per run.
     pub fn compile(&self, rows: usize, logits_all: bool) -> Program {
-        let mut p = ProgramBuilder::new(rows, self.config.n_embd);
+        let mut p = ProgramBuilder::new(rows, self.config.input_width());
         let logits = self.plan.lower(&self.config, &mut p, logits_all);
         p.finish(logits)
     }

@@ -34,22 +34,49 @@ pub struct Block {
 
 #[derive(Clone, Debug)]
 pub struct Plan {
-    /// `[V, E]`, dequantised row by row on lookup.
-    pub token_embd: Mat,
+    /// `[V, E]`, dequantised row by row on lookup; `None` for frame models, which read frames.
+    pub token_embd: Option<Mat>,
+    /// Frame models: `frame_in` `[E, frame_dim]` and its bias, applied to every input frame.
+    pub frame_in: Option<(Mat, Option<Vector>)>,
     pub blocks: Vec<Block>,
     /// Zamba2's shared transformer blocks.
     pub shared: Vec<SharedBlock>,
     pub output_norm: Vector,
-    /// `[V, E]`; the embedding matrix when tied.
+    /// `[V, E]` (the embedding matrix when tied), or a regression model's `frame_out`
+    /// `[frame_dim, E]`.
     pub output: Mat,
+    /// `frame_out.bias` of a regression model.
+    pub output_bias: Option<Vector>,
 }
 
 impl Plan {
     /// Binds every tensor the architecture needs, checking shapes against `config`.
     pub fn build(config: &Config, b: &mut Binder) -> Result<Plan, ModelError> {
         let (e, v) = (config.n_embd, config.n_vocab);
-        let token_embd = b.matrix("token_embd.weight", v, e)?;
-        let output = b.opt_matrix("output.weight", v, e)?.unwrap_or(token_embd); // tied
+        let (token_embd, frame_in, output, output_bias) = match &config.frames {
+            None => {
+                let token_embd = b.matrix("token_embd.weight", v, e)?;
+                let output = b.opt_matrix("output.weight", v, e)?.unwrap_or(token_embd); // tied
+                (Some(token_embd), None, output, None)
+            }
+            Some(f) => {
+                let frame_in = (
+                    b.matrix("frame_in.weight", e, f.dim)?,
+                    b.opt_vector("frame_in.bias", &[e])?,
+                );
+                let (output, bias) = if f.regression {
+                    let out = b.matrix("frame_out.weight", f.dim, e)?;
+                    (out, b.opt_vector("frame_out.bias", &[f.dim])?)
+                } else {
+                    let out = match b.opt_matrix("output.weight", v, e)? {
+                        Some(out) => out,
+                        None => b.matrix("token_embd.weight", v, e)?, // tied
+                    };
+                    (out, None)
+                };
+                (None, Some(frame_in), output, bias)
+            }
+        };
         let output_norm = b.vector("output_norm.weight", &[e])?;
         let (blocks, shared) = match config.arch {
             Arch::Mamba => (mamba_blocks(config, b)?, Vec::new()),
@@ -60,18 +87,23 @@ impl Plan {
         };
         Ok(Plan {
             token_embd,
+            frame_in,
             blocks,
             shared,
             output_norm,
             output,
+            output_bias,
         })
     }
 
-    /// Lowers the whole stack: input embeddings → logits (of every row if `logits_all`, else
-    /// of the last row only).
+    /// Lowers the whole stack: input embeddings (or frames) → logits or predicted frames (of
+    /// every row if `logits_all`, else of the last row only).
     pub fn lower(&self, config: &Config, p: &mut ProgramBuilder, logits_all: bool) -> Val {
         let eps = config.norm_eps;
-        let e = p.input(); //                                        [E] token embedding or frame
+        let e = match &self.frame_in {
+            None => p.input(), //                                   [E] token embedding or frame
+            Some((w, b)) => p.linear(w, b.as_ref(), p.input()), //  [E] = frame_in · frame
+        };
         let mut r = e; //                                            residual stream
         for block in &self.blocks {
             r = match &block.mixer {
@@ -97,7 +129,7 @@ impl Plan {
         }
         let h = if logits_all { r } else { p.last(r) };
         let h = p.rms_norm(h, Some(&self.output_norm), eps);
-        p.matmul(&self.output, h) //                                  [V]
+        p.linear(&self.output, self.output_bias.as_ref(), h) //       [V] or [frame_dim]
     }
 }
 

@@ -19,7 +19,8 @@ use crate::state::{History, KvRing, State};
 pub enum Input<'a> {
     /// A token id, looked up in the embedding table.
     Token(u32),
-    /// An embedding-sized vector fed instead of a token embedding (sensor frames, soft prompts).
+    /// A frame fed instead of a token: `frame_dim` floats for a frame model (projected by its
+    /// `frame_in`), otherwise an embedding-sized vector (soft prompts).
     Frame(&'a [f32]),
 }
 
@@ -34,8 +35,13 @@ pub struct SessionConfig {
     /// Tokens per prefill run.
     pub prefill_chunk: usize,
     pub backend: Backend,
-    /// Worker threads (the scalar CPU backend uses one).
+    /// Threads of the CPU backend, the calling thread included (0: the physical cores). They
+    /// are started here and persist for the session; results do not depend on the count.
     pub threads: usize,
+    /// Multiply Q8_0/Q4_0 weights with int8-quantized activations (llama.cpp's scheme): faster,
+    /// at the cost of the activations' int8 rounding (about 0.5% relative per matmul). Off:
+    /// f32 activations, exactly the stored weights' values.
+    pub int8_activations: bool,
     /// Keep the logits of every prefilled token ([`Session::prefill_all`]), not only the last.
     pub logits_all: bool,
     /// Tokens of history kept for the repetition penalty.
@@ -50,6 +56,7 @@ impl Default for SessionConfig {
             prefill_chunk: 64,
             backend: Backend::Cpu,
             threads: 1,
+            int8_activations: false,
             logits_all: false,
             history: 256,
         }
@@ -100,14 +107,19 @@ impl Session {
             "both Programs lay out the same state"
         );
         let state = State::new(&decode.state, config.kv_sinks, config.kv_window);
-        let backend = CpuBackend::new(&[&decode, &prefill], &state);
+        let backend = CpuBackend::new(
+            &[&decode, &prefill],
+            &state,
+            config.threads,
+            config.int8_activations,
+        );
         let gpu = crate::backend::gpu::select(&model, &config, &decode, &prefill)?;
         let arena = vec![0.0; decode.arena_len.max(prefill.arena_len)];
-        let n_vocab = model.config().n_vocab;
+        let n_out = model.config().output_width();
         Ok(Session {
-            sampler: Sampler::new(n_vocab),
+            sampler: Sampler::new(n_out),
             history: History::new(config.history),
-            logits: vec![0.0; n_vocab],
+            logits: vec![0.0; n_out],
             has_logits: false,
             position: 0,
             model,
@@ -129,12 +141,17 @@ impl Session {
         &self.config
     }
 
+    /// Threads the CPU backend runs on, the calling thread included.
+    pub fn threads(&self) -> usize {
+        self.backend.threads()
+    }
+
     /// Tokens (or frames) consumed so far: the absolute position of the next one.
     pub fn position(&self) -> usize {
         self.position
     }
 
-    /// Logits after the last step or prefill.
+    /// Logits after the last step or prefill (a regression model's predicted next frame).
     pub fn logits(&self) -> Option<&[f32]> {
         self.has_logits.then_some(&self.logits[..])
     }
@@ -144,7 +161,8 @@ impl Session {
         self.state.kv.get(i)
     }
 
-    /// Advances one position; returns the logits of the next token.
+    /// Advances one position; returns the logits of the next token (a regression model: its
+    /// prediction of the next frame).
     pub fn step(&mut self, input: Input) -> Result<&[f32], SessionError> {
         let input_buf = self.decode.input;
         match input {
@@ -159,10 +177,10 @@ impl Session {
                 self.history.push(t);
             }
             Input::Frame(frame) => {
-                let n_embd = self.model.config().n_embd;
-                if frame.len() != n_embd {
+                let width = self.model.config().input_width();
+                if frame.len() != width {
                     return Err(SessionError::FrameLength {
-                        expected: n_embd,
+                        expected: width,
                         found: frame.len(),
                     });
                 }
@@ -192,7 +210,7 @@ impl Session {
             return Err(SessionError::LogitsAllDisabled);
         }
         self.check_prompt(tokens)?;
-        let v = self.model.config().n_vocab;
+        let v = self.model.config().output_width();
         if out.len() != tokens.len() * v {
             return Err(SessionError::OutputSize {
                 expected: tokens.len() * v,
@@ -215,6 +233,12 @@ impl Session {
         Ok(self.sampler.sample(&self.logits, config, recent)?)
     }
 
+    /// Restarts the sampler's random stream from `seed` (a fresh session and [`Session::reset`]
+    /// use [`DEFAULT_SEED`]); e.g. `s.set_seed(SamplerConfig::seed)` before generating.
+    pub fn set_seed(&mut self, seed: u64) {
+        self.sampler.reseed(seed);
+    }
+
     /// Back to the state of a fresh session (the sampler's RNG included).
     pub fn reset(&mut self) {
         self.state.clear();
@@ -230,6 +254,11 @@ impl Session {
     }
 
     fn check_token(&self, t: u32) -> Result<(), SessionError> {
+        if self.model.plan().token_embd.is_none() {
+            return Err(SessionError::TokensUnsupported {
+                frame_dim: self.model.config().input_width(),
+            });
+        }
         let vocab = self.model.config().n_vocab;
         if (t as usize) < vocab {
             Ok(())

@@ -15,6 +15,8 @@ pub enum TokenizerError {
         #[source]
         source: std::io::Error,
     },
+    #[error("GGUF tokenizer metadata: {0}")]
+    Gguf(#[from] crate::gguf::GgufError),
     #[error("invalid tokenizer.json: {source}")]
     Parse {
         #[source]

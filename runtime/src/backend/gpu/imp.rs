@@ -156,8 +156,10 @@ impl GpuBackend {
             sinks,
             window,
         };
-        let embd = model.plan().token_embd.id;
-        upload_matrix(&ctx, model, &mut res, embd)?;
+        let embd = model.plan().token_embd.map(|m| m.id);
+        if let Some(e) = embd {
+            upload_matrix(&ctx, model, &mut res, e)?;
+        }
         for op in all_ops() {
             let mut err = Ok(());
             weights_of(op, |w, is_matrix| {
@@ -213,10 +215,12 @@ impl GpuBackend {
 
         let mut pipes = Pipelines::default();
         let ids_bind = Bind::whole(&ids);
-        let table = &res.matrices[&embd];
+        let table = embd.map(|e| &res.matrices[&e]);
         let mut compile = |p: &Program| -> Result<Compiled, GpuError> {
             let mut r = Recorder::new(&ctx, &mut pipes, &step_buf, &arena, p.rows);
-            ops::embed(&mut r, table, &ids_bind, 0, view(&p.input))?;
+            if let Some(table) = table {
+                ops::embed(&mut r, table, &ids_bind, 0, view(&p.input))?;
+            }
             let embed = r.finish()?;
             let mut r = Recorder::new(&ctx, &mut pipes, &step_buf, &arena, p.rows);
             for op in &p.ops {

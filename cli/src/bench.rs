@@ -1,0 +1,284 @@
+//! `weft bench <model.gguf> [--threads N] [--prompt N] [--gen N] [--runs R] [--json]`: load time,
+//! prefill and decode speed, per-token latency, peak RSS, and decode memory traffic against the
+//! machine's read bandwidth measured in the same process (roofline fraction).
+//!
+//! Each run resets the session, prefills `--prompt` random tokens (after `--depth` untimed ones)
+//! and decodes `--gen` random tokens one step at a time (no sampling: the engine alone, as
+//! llama-bench's `tg`). Speeds are the median over runs; p50/p99 pool every decode step.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use weft::backend::cpu_traffic::decode_traffic;
+use weft::{Input, Model, SessionConfig};
+
+use crate::CliResult;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum BackendArg {
+    Cpu,
+    Gpu,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    model: PathBuf,
+    /// Worker threads (0: physical cores).
+    #[arg(long, short = 't', default_value_t = 0)]
+    threads: usize,
+    /// Prompt tokens prefilled per run.
+    #[arg(long, short = 'p', default_value_t = 128)]
+    prompt: usize,
+    /// Tokens decoded per run.
+    #[arg(long = "gen", short = 'n', default_value_t = 64)]
+    n_gen: usize,
+    /// Tokens fed (untimed, by prefill) before each run: measures speed deep in a stream.
+    #[arg(long, short = 'd', default_value_t = 0)]
+    depth: usize,
+    /// Timed runs (the median is reported).
+    #[arg(long, short = 'r', default_value_t = 5)]
+    runs: usize,
+    /// Tokens per prefill chunk (default: the prompt, at most 512).
+    #[arg(long)]
+    chunk: Option<usize>,
+    /// KV window of attention layers (default: the session default).
+    #[arg(long)]
+    kv_window: Option<usize>,
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BackendArg,
+    /// Size of the bandwidth probe's buffer in MiB (0 skips the probe).
+    #[arg(long, default_value_t = 512)]
+    probe_mib: usize,
+    /// Multiply Q8_0/Q4_0 weights with int8-quantized activations (llama.cpp's scheme).
+    #[arg(long)]
+    int8: bool,
+    /// One JSON object on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A deterministic token stream (xorshift), independent of the engine.
+struct Tokens(u64);
+
+impl Tokens {
+    fn take(&mut self, n: usize, vocab: usize) -> Vec<u32> {
+        (0..n)
+            .map(|_| {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                (self.0 % vocab as u64) as u32
+            })
+            .collect()
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        0.5 * (v[m - 1] + v[m])
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+/// Peak resident set size of this process in MiB (Linux `VmHWM`), if known.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Sum of a slice in 8 independent lanes (vectorizes to plain loads + adds).
+fn read_sum(s: &[u64]) -> u64 {
+    let mut acc = [0u64; 8];
+    for c in s.chunks_exact(8) {
+        for i in 0..8 {
+            acc[i] = acc[i].wrapping_add(c[i]);
+        }
+    }
+    acc.iter().fold(0, |a, &b| a.wrapping_add(b))
+}
+
+/// Read bandwidth in GB/s with `threads` threads over a `mib` MiB buffer: best of several
+/// passes, each thread reading its own contiguous share.
+pub fn bandwidth_probe(threads: usize, mib: usize) -> f64 {
+    let n = (mib << 20) / 8;
+    // Written, not calloc'ed: zero pages would all map one physical page and read from cache.
+    let buf: Vec<u64> = (0..n as u64).collect();
+    let per = n.div_ceil(threads);
+    let mut best = f64::INFINITY;
+    for _ in 0..7 {
+        let t = Instant::now();
+        let total = std::thread::scope(|s| {
+            let handles: Vec<_> = buf
+                .chunks(per)
+                .map(|c| s.spawn(move || read_sum(c)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(0))
+                .fold(0u64, u64::wrapping_add)
+        });
+        std::hint::black_box(total);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    (n * 8) as f64 / best / 1e9
+}
+
+pub fn run(args: Args) -> CliResult {
+    if args.backend == BackendArg::Gpu {
+        return Err("the GPU backend is not part of this build (use --backend cpu)".into());
+    }
+    if args.n_gen == 0 || args.prompt == 0 || args.runs == 0 {
+        return Err("--prompt, --gen and --runs must be at least 1".into());
+    }
+    let t = Instant::now();
+    let model = Arc::new(Model::load(&args.model)?);
+    let load_ms = t.elapsed().as_secs_f64() * 1e3;
+    let chunk = args.chunk.unwrap_or(args.prompt.clamp(1, 512));
+    let mut config = SessionConfig {
+        threads: args.threads,
+        int8_activations: args.int8,
+        prefill_chunk: chunk,
+        ..SessionConfig::default()
+    };
+    if let Some(w) = args.kv_window {
+        config.kv_window = w;
+    }
+    let t = Instant::now();
+    let mut session = model.session(config)?;
+    let session_ms = t.elapsed().as_secs_f64() * 1e3;
+    let threads = session.threads();
+    let vocab = model.config().n_vocab;
+    let mut rng = Tokens(0x9E37_79B9_7F4A_7C15);
+    let prompt = rng.take(args.prompt, vocab);
+    let depth = rng.take(args.depth, vocab);
+    let gen_tokens = rng.take(args.n_gen, vocab);
+
+    // Warm-up: pages the weights in and settles the threads.
+    session.prefill(&prompt[..prompt.len().min(16)])?;
+    for &t in gen_tokens.iter().take(8) {
+        session.step(Input::Token(t))?;
+    }
+
+    let traffic = decode_traffic(&model, &model.compile(1, false));
+    let (mut pp, mut tg, mut steps) = (Vec::new(), Vec::new(), Vec::new());
+    let mut kv_slots = 0u64;
+    for _ in 0..args.runs {
+        session.reset();
+        if !depth.is_empty() {
+            session.prefill(&depth)?;
+        }
+        let t = Instant::now();
+        session.prefill(&prompt)?;
+        pp.push(args.prompt as f64 / t.elapsed().as_secs_f64());
+        let mut run_time = Duration::ZERO;
+        let mut slots_sum = 0u64;
+        for &tok in &gen_tokens {
+            let t = Instant::now();
+            session.step(Input::Token(tok))?;
+            let d = t.elapsed();
+            run_time += d;
+            steps.push(d.as_secs_f64() * 1e3);
+            slots_sum += (0..)
+                .map_while(|i| session.kv_ring(i))
+                .map(|r| r.filled() as u64)
+                .sum::<u64>();
+        }
+        kv_slots = slots_sum / args.n_gen as u64;
+        tg.push(args.n_gen as f64 / run_time.as_secs_f64());
+    }
+    let (prefill_tok_s, decode_tok_s) = (median(&mut pp), median(&mut tg));
+    steps.sort_by(f64::total_cmp);
+    let (p50, p99) = (percentile(&steps, 0.5), percentile(&steps, 0.99));
+    let peak_rss = peak_rss_mib().unwrap_or(0.0);
+    // kv_per_slot sums over rings; kv_slots sums filled slots over rings: use the mean fill.
+    let rings = (0..).map_while(|i| session.kv_ring(i)).count().max(1) as u64;
+    let bytes_per_token = traffic.weights + traffic.state + traffic.kv_per_slot * kv_slots / rings;
+    let achieved = bytes_per_token as f64 * decode_tok_s / 1e9;
+    let bandwidth = if args.probe_mib > 0 {
+        bandwidth_probe(threads, args.probe_mib)
+    } else {
+        0.0
+    };
+    let roofline = if bandwidth > 0.0 {
+        achieved / bandwidth
+    } else {
+        0.0
+    };
+    let c = model.config();
+    let file_mib =
+        std::fs::metadata(&args.model).map_or(0.0, |m| m.len() as f64 / (1 << 20) as f64);
+    let name = args
+        .model
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    if args.json {
+        let out = json!({
+            "model": name,
+            "arch": c.arch.name(),
+            "file_mib": file_mib,
+            "threads": threads,
+            "int8_activations": args.int8,
+            "prompt": args.prompt,
+            "gen": args.n_gen,
+            "depth": args.depth,
+            "runs": args.runs,
+            "prefill_chunk": chunk,
+            "load_ms": load_ms,
+            "session_ms": session_ms,
+            "prefill_tok_s": prefill_tok_s,
+            "decode_tok_s": decode_tok_s,
+            "p50_ms": p50,
+            "p99_ms": p99,
+            "peak_rss_mb": peak_rss,
+            "bytes_per_token": bytes_per_token,
+            "weight_bytes_per_token": traffic.weights,
+            "state_bytes_per_token": traffic.state,
+            "kv_bytes_per_token": bytes_per_token - traffic.weights - traffic.state,
+            "achieved_gbps": achieved,
+            "bandwidth_gbps": bandwidth,
+            "roofline_fraction": roofline,
+            "ceiling_tok_s": if bytes_per_token > 0 { bandwidth * 1e9 / bytes_per_token as f64 } else { 0.0 },
+        });
+        println!("{out}");
+    } else {
+        println!("model        {name} ({}, {file_mib:.1} MiB)", c.arch.name());
+        println!(
+            "threads      {threads}   prompt {}   gen {}   depth {}   runs {}   chunk {chunk}",
+            args.prompt, args.n_gen, args.depth, args.runs
+        );
+        println!("load         {load_ms:.1} ms (session {session_ms:.1} ms)");
+        println!("prefill      {prefill_tok_s:.1} tok/s");
+        println!("decode       {decode_tok_s:.1} tok/s   p50 {p50:.3} ms   p99 {p99:.3} ms");
+        println!("peak RSS     {peak_rss:.1} MiB");
+        println!(
+            "traffic      {:.2} MB/token (weights {:.2}, state {:.2}, kv {:.2})",
+            bytes_per_token as f64 / 1e6,
+            traffic.weights as f64 / 1e6,
+            traffic.state as f64 / 1e6,
+            (bytes_per_token - traffic.weights - traffic.state) as f64 / 1e6
+        );
+        println!(
+            "bandwidth    {achieved:.2} GB/s achieved of {bandwidth:.2} GB/s measured → roofline {:.1}%",
+            100.0 * roofline
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,226 @@
+//! What `run`, `chat` and `stream` share: finding the bundled demo models, loading a model and
+//! its tokenizer with errors that say what to do, sampling/session options, and the end-of-run
+//! statistics line.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use weft::sample::SamplerConfig;
+use weft::tokenizer::Tokenizer;
+use weft::{Model, SessionConfig};
+
+/// The bundled text model (`models/demo-text.gguf`).
+pub const DEMO_TEXT: &str = "demo-text.gguf";
+/// The bundled sensor model (`models/demo-sensor.gguf`).
+pub const DEMO_SENSOR: &str = "demo-sensor.gguf";
+
+/// Where the bundled models are looked for, in order: `$WEFT_MODELS`, `./models`, a `models/`
+/// folder next to the executable or any of its ancestors (a `target/release/weft` inside the
+/// repository), and the repository this binary was built from.
+fn demo_candidates(name: &str) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(dir) = std::env::var_os("WEFT_MODELS") {
+        dirs.push(PathBuf::from(dir));
+    }
+    dirs.push(PathBuf::from("models"));
+    if let Ok(exe) = std::env::current_exe() {
+        dirs.extend(exe.ancestors().skip(1).map(|d| d.join("models")));
+    }
+    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../models"));
+    dirs.into_iter().map(|d| d.join(name)).collect()
+}
+
+/// `model` if given, else the bundled demo model `demo` (see [`demo_candidates`]).
+pub fn model_path(model: Option<&Path>, demo: &str) -> Result<PathBuf, String> {
+    if let Some(path) = model {
+        if !path.is_file() {
+            return Err(format!(
+                "model file {} not found (pass a .gguf file; `weft convert` makes one from a \
+                 Hugging Face folder)",
+                path.display()
+            ));
+        }
+        return Ok(path.to_path_buf());
+    }
+    demo_candidates(demo)
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            format!(
+                "no model given and the bundled models/{demo} was not found; run from the weft \
+                 repository, set WEFT_MODELS to its models/ folder, or pass a .gguf file"
+            )
+        })
+}
+
+/// Memory-maps and checks a GGUF model, naming the file in errors.
+pub fn load_model(path: &Path) -> Result<Arc<Model>, String> {
+    Model::load(path)
+        .map(Arc::new)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The model's tokenizer: `--tokenizer FILE` if given, else the one embedded in the GGUF, else a
+/// `tokenizer.json` next to the model file.
+pub fn load_tokenizer(
+    model: &Model,
+    model_path: &Path,
+    sidecar: Option<&Path>,
+) -> Result<Tokenizer, String> {
+    let from_file = |path: &Path| {
+        Tokenizer::from_file(path).map_err(|e| format!("tokenizer {}: {e}", path.display()))
+    };
+    if let Some(path) = sidecar {
+        return from_file(path);
+    }
+    if let Some(tok) = model
+        .tokenizer()
+        .map_err(|e| format!("{}: {e}", model_path.display()))?
+    {
+        return Ok(tok);
+    }
+    let beside = model_path.with_file_name("tokenizer.json");
+    if beside.is_file() {
+        return from_file(&beside);
+    }
+    Err(format!(
+        "{} has no tokenizer (no tokenizer.huggingface.json or tokenizer.ggml.* keys) and there \
+         is no tokenizer.json beside it; pass --tokenizer FILE",
+        model_path.display()
+    ))
+}
+
+/// Sampling options (defaults: llama.cpp's).
+#[derive(clap::Args, Clone, Debug)]
+pub struct SamplingArgs {
+    /// Softmax temperature; 0 = greedy (which makes small models loop).
+    #[arg(long, default_value_t = 0.8)]
+    pub temp: f32,
+    /// Keep only the K most likely tokens (0 = off).
+    #[arg(long, default_value_t = 40)]
+    pub top_k: usize,
+    /// Keep the smallest set of tokens whose probability reaches P (1 = off).
+    #[arg(long, default_value_t = 0.95)]
+    pub top_p: f32,
+    /// Drop tokens less likely than P × the most likely one (0 = off).
+    #[arg(long, default_value_t = 0.05)]
+    pub min_p: f32,
+    /// Penalise tokens seen in the last --repeat-last-n tokens (1 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub repeat_penalty: f32,
+    /// How many recent tokens the repeat penalty looks at.
+    #[arg(long, default_value_t = 64)]
+    pub repeat_last_n: usize,
+    /// Random seed; the same seed and options give the same text.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl SamplingArgs {
+    /// The sampler configuration, checked (bad values are reported before the model loads).
+    pub fn config(&self) -> Result<SamplerConfig, String> {
+        let c = SamplerConfig {
+            temperature: self.temp,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            min_p: self.min_p,
+            repetition_penalty: self.repeat_penalty,
+            repeat_last_n: self.repeat_last_n,
+            seed: self.seed,
+        };
+        c.validate().map_err(|e| format!("sampling options: {e}"))?;
+        Ok(c)
+    }
+}
+
+/// Session options.
+#[derive(clap::Args, Clone, Debug)]
+pub struct SessionArgs {
+    /// Worker threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Recent positions each attention layer keeps (besides the sinks); capped at the model's
+    /// context length.
+    #[arg(long, default_value_t = SessionConfig::default().kv_window)]
+    pub kv_window: usize,
+}
+
+impl SessionArgs {
+    pub fn config(&self) -> SessionConfig {
+        SessionConfig {
+            threads: self.threads.max(1),
+            kv_window: self.kv_window,
+            ..SessionConfig::default()
+        }
+    }
+}
+
+/// Peak resident memory of this process in bytes (Linux `VmHWM`), if the OS tells.
+pub fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// `12.3 MiB`.
+pub fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// `n units in 1.23 s (45.6 units/s)`.
+pub fn rate(n: usize, unit: &str, time: Duration) -> String {
+    let s = time.as_secs_f64();
+    let per = if s > 0.0 { n as f64 / s } else { 0.0 };
+    format!("{n} {unit} in {s:.2} s ({per:.1} {unit}/s)")
+}
+
+/// The trailing statistics line (stderr): `parts`, the session state size and peak memory.
+pub fn print_stats(parts: &[String], state_bytes: usize) {
+    let mut line = parts.join(", ");
+    line.push_str(&format!("; state {}", mib(state_bytes as u64)));
+    if let Some(peak) = peak_memory() {
+        line.push_str(&format!(", peak memory {}", mib(peak)));
+    }
+    eprintln!("{line}");
+}
+
+/// Writes and flushes `text`. `Ok(false)` when stdout was closed (e.g. piped into `head`): the
+/// caller stops quietly.
+pub fn emit(out: &mut impl Write, text: &str) -> Result<bool, io::Error> {
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes `text`, flushing when `flush` is set. `Ok(false)` when stdout was closed.
+pub fn emit_buffered(out: &mut impl Write, text: &str, flush: bool) -> Result<bool, io::Error> {
+    let mut result = out.write_all(text.as_bytes());
+    if flush {
+        result = result.and_then(|()| out.flush());
+    }
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Token ids of a prompt, with the model's BOS in front when it has one and `bos` is set (the
+/// demo model was trained with `<|endoftext|>` before every chapter), unless the tokenizer's own
+/// post-processor already added it.
+pub fn encode_prompt(tok: &Tokenizer, text: &str, bos: bool) -> Result<Vec<u32>, String> {
+    let mut ids = tok
+        .encode(text, true)
+        .map_err(|e| format!("cannot tokenize the prompt: {e}"))?;
+    if let Some(b) = tok.bos_id().filter(|_| bos)
+        && ids.first() != Some(&b)
+    {
+        ids.insert(0, b);
+    }
+    Ok(ids)
+}

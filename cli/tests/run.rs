@@ -1,0 +1,164 @@
+//! `weft run` on the bundled demo model: the streamed text equals what the Rust API generates
+//! with the same seed and options; errors are one line with exit status 1.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use weft::sample::SamplerConfig;
+use weft::{Input, Model, SessionConfig};
+
+fn demo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/demo-text.gguf")
+}
+
+fn weft(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The same loop as `weft run`, through the library: BOS + prompt, prefill, sample/step.
+fn api_generate(prompt: &str, n: usize, cfg: &SamplerConfig) -> String {
+    let model = Arc::new(Model::load(demo()).unwrap());
+    let tok = model
+        .tokenizer()
+        .unwrap()
+        .expect("demo model embeds its tokenizer");
+    let mut ids = vec![tok.bos_id().unwrap()];
+    ids.extend(tok.encode(prompt, false).unwrap());
+    let mut s = model.session(SessionConfig::default()).unwrap();
+    s.set_seed(cfg.seed);
+    s.prefill(&ids).unwrap();
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let t = s.sample(cfg).unwrap();
+        if Some(t) == tok.eos_id() {
+            break;
+        }
+        out.push(t);
+        s.step(Input::Token(t)).unwrap();
+    }
+    format!("{prompt}{}\n", tok.decode_skip_special(&out).unwrap())
+}
+
+#[test]
+fn run_with_a_seed_prints_what_the_api_generates() {
+    let cfg = SamplerConfig {
+        seed: 7,
+        ..SamplerConfig::default()
+    };
+    let expected = api_generate("And God said", 40, &cfg);
+    let out = weft(&[
+        "run",
+        "--prompt",
+        "And God said",
+        "-n",
+        "40",
+        "--seed",
+        "7",
+        "-q",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text, expected);
+    assert!(out.stderr.is_empty(), "--quiet prints nothing on stderr");
+    // KJV vocabulary, not noise.
+    assert!(text.split_whitespace().count() > 20, "{text}");
+    // A different seed gives different text; the same options and model path give the same.
+    let other = weft(&[
+        "run",
+        "--prompt",
+        "And God said",
+        "-n",
+        "40",
+        "--seed",
+        "8",
+        "-q",
+    ]);
+    assert_ne!(String::from_utf8(other.stdout).unwrap(), expected);
+    let again = weft(&[
+        "run",
+        demo().to_str().unwrap(),
+        "--prompt",
+        "And God said",
+        "-n",
+        "40",
+        "--seed",
+        "7",
+        "-q",
+    ]);
+    assert_eq!(String::from_utf8(again.stdout).unwrap(), expected);
+}
+
+#[test]
+fn greedy_options_reach_the_sampler() {
+    let cfg = SamplerConfig {
+        top_k: 5,
+        ..SamplerConfig::greedy()
+    };
+    let expected = api_generate("In the beginning", 16, &cfg);
+    let out = weft(&[
+        "run",
+        "-p",
+        "In the beginning",
+        "-n",
+        "16",
+        "--temp",
+        "0",
+        "--top-k",
+        "5",
+        "--top-p",
+        "1",
+        "--min-p",
+        "0",
+        "-q",
+    ]);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
+}
+
+#[test]
+fn statistics_go_to_stderr() {
+    let out = weft(&["run", "-p", "The LORD", "-n", "5", "--seed", "1"]);
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("generated 5 tok in"), "{err}");
+    assert!(err.contains("tok/s"), "{err}");
+    if cfg!(target_os = "linux") {
+        assert!(err.contains("peak memory"), "{err}");
+    }
+}
+
+#[test]
+fn errors_say_what_to_do() {
+    let out = weft(&["run", "no-such-model.gguf", "-p", "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with("error: model file no-such-model.gguf not found"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let out = weft(&["run", "-p", "x", "--temp=-1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("sampling options") && err.contains("temperature"),
+        "{err}"
+    );
+
+    // A file that is not GGUF names the file.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.gguf");
+    std::fs::write(&bad, b"not a gguf file at all").unwrap();
+    let out = weft(&["run", bad.to_str().unwrap(), "-p", "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("bad.gguf"), "{err}");
+}

@@ -1,0 +1,87 @@
+//! NEON vector exp and SiLU: the same algorithm and constants as the x86 version
+//! (`x86/avx2/exp.rs`: Cody–Waite reduction, Cephes polynomial, two-step 2^n scaling).
+
+use std::arch::aarch64::*;
+
+#[target_feature(enable = "neon")]
+#[inline]
+pub(super) fn exp4(x: float32x4_t) -> float32x4_t {
+    // FMAX/FMIN return NaN when either input is NaN: NaN propagates.
+    let x = vminq_f32(vdupq_n_f32(89.0), vmaxq_f32(vdupq_n_f32(-104.0), x));
+    let n = vrndnq_f32(vmulq_n_f32(x, std::f32::consts::LOG2_E));
+    let r = vfmsq_f32(x, n, vdupq_n_f32(0.693_359_4));
+    let r = vfmsq_f32(r, n, vdupq_n_f32(-2.121_944_4e-4));
+    let mut p = vdupq_n_f32(1.987_569_1e-4);
+    for c in [
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        0.166_666_65,
+        0.5,
+    ] {
+        p = vfmaq_f32(vdupq_n_f32(c), p, r);
+    }
+    let e = vaddq_f32(vfmaq_f32(r, p, vmulq_f32(r, r)), vdupq_n_f32(1.0));
+    let ni = vcvtq_s32_f32(n);
+    let n1 = vshrq_n_s32::<1>(ni);
+    let n2 = vsubq_s32(ni, n1);
+    let pow2 =
+        |k: int32x4_t| vreinterpretq_f32_s32(vshlq_n_s32::<23>(vaddq_s32(k, vdupq_n_s32(127))));
+    vmulq_f32(vmulq_f32(e, pow2(n1)), pow2(n2))
+}
+
+/// x / (1 + e^(−x)).
+#[target_feature(enable = "neon")]
+#[inline]
+pub(super) fn silu4(x: float32x4_t) -> float32x4_t {
+    vdivq_f32(x, vaddq_f32(vdupq_n_f32(1.0), exp4(vnegq_f32(x))))
+}
+
+/// `f` over `x` in place, 4 lanes at a time; the tail goes through a zero-padded buffer.
+#[target_feature(enable = "neon")]
+#[inline]
+pub(super) fn map_inplace(x: &mut [f32], f: impl Fn(float32x4_t) -> float32x4_t) {
+    let mut chunks = x.chunks_exact_mut(4);
+    for c in &mut chunks {
+        // SAFETY: c holds exactly 4 floats.
+        unsafe { vst1q_f32(c.as_mut_ptr(), f(vld1q_f32(c.as_ptr()))) };
+    }
+    let rest = chunks.into_remainder();
+    if !rest.is_empty() {
+        let mut t = [0.0f32; 4];
+        let n = rest.len();
+        t[..n].copy_from_slice(rest);
+        // SAFETY: t holds 4 floats.
+        unsafe { vst1q_f32(t.as_mut_ptr(), f(vld1q_f32(t.as_ptr()))) };
+        rest.copy_from_slice(&t[..n]);
+    }
+}
+
+#[target_feature(enable = "neon")]
+pub(super) fn exp_inplace(x: &mut [f32]) {
+    map_inplace(x, |v| exp4(v));
+}
+
+#[target_feature(enable = "neon")]
+pub(super) fn silu_inplace(x: &mut [f32]) {
+    map_inplace(x, |v| silu4(v));
+}
+
+#[target_feature(enable = "neon")]
+pub(super) fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    assert!(gate.len() == out.len() && up.len() == out.len());
+    let n = out.len();
+    let mut i = 0;
+    while i + 4 <= n {
+        // SAFETY: i + 4 <= n = every slice's length.
+        unsafe {
+            let g = vld1q_f32(gate.as_ptr().add(i));
+            let u = vld1q_f32(up.as_ptr().add(i));
+            vst1q_f32(out.as_mut_ptr().add(i), vmulq_f32(silu4(g), u));
+        }
+        i += 4;
+    }
+    for j in i..n {
+        out[j] = crate::cpu::act::silu(gate[j]) * up[j];
+    }
+}

@@ -1,0 +1,108 @@
+//! Vector exp (Cody–Waite range reduction + Cephes' degree-5 polynomial) and SiLU.
+//!
+//! exp: x is clamped to [−104, 89] (beyond which f32 exp is 0 / +inf), n = round(x·log2 e),
+//! r = x − n·ln 2 in two steps (|r| ≤ ln2/2), e^r = 1 + r + r²·P(r), and the result is scaled
+//! by 2^n as 2^(n/2)·2^(n − n/2) so that subnormal results and n = 128 come out right.
+//! Max relative error vs the exact exp on normal results: 8.2e-8 measured, 1.2e-7 (1 ulp)
+//! asserted; results below
+//! f32's smallest normal (x < −87.3) are within 1 subnormal ulp; −inf → 0, +inf → inf, NaN → NaN
+//! (tests/simd_ops.rs).
+
+use std::arch::x86_64::*;
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn exp8(x: __m256) -> __m256 {
+    // max/min return their second operand when one is NaN: x last, so NaN propagates.
+    let x = _mm256_min_ps(
+        _mm256_set1_ps(89.0),
+        _mm256_max_ps(_mm256_set1_ps(-104.0), x),
+    );
+    let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
+        x,
+        _mm256_set1_ps(std::f32::consts::LOG2_E),
+    ));
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), x);
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
+    let mut p = _mm256_set1_ps(1.987_569_1e-4);
+    for c in [
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        0.166_666_65,
+        0.5,
+    ] {
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+    }
+    let r2 = _mm256_mul_ps(r, r);
+    let e = _mm256_add_ps(_mm256_fmadd_ps(p, r2, r), _mm256_set1_ps(1.0));
+    let ni = _mm256_cvtps_epi32(n);
+    let n1 = _mm256_srai_epi32::<1>(ni);
+    let n2 = _mm256_sub_epi32(ni, n1);
+    let pow2 = |k: __m256i| {
+        _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
+            k,
+            _mm256_set1_epi32(127),
+        )))
+    };
+    _mm256_mul_ps(_mm256_mul_ps(e, pow2(n1)), pow2(n2))
+}
+
+/// x / (1 + e^(−x)), as torch computes SiLU.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn silu8(x: __m256) -> __m256 {
+    let one = _mm256_set1_ps(1.0);
+    let e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
+    _mm256_div_ps(x, _mm256_add_ps(one, e))
+}
+
+/// `f` over `x` in place, 8 lanes at a time; the tail goes through a zero-padded buffer.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn map_inplace(x: &mut [f32], f: impl Fn(__m256) -> __m256) {
+    let mut chunks = x.chunks_exact_mut(8);
+    for c in &mut chunks {
+        // SAFETY: c holds exactly 8 floats.
+        unsafe { _mm256_storeu_ps(c.as_mut_ptr(), f(_mm256_loadu_ps(c.as_ptr()))) };
+    }
+    let rest = chunks.into_remainder();
+    if !rest.is_empty() {
+        let mut t = [0.0f32; 8];
+        t[..rest.len()].copy_from_slice(rest);
+        // SAFETY: t holds 8 floats.
+        unsafe { _mm256_storeu_ps(t.as_mut_ptr(), f(_mm256_loadu_ps(t.as_ptr()))) };
+        let n = rest.len();
+        rest.copy_from_slice(&t[..n]);
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn exp_inplace(x: &mut [f32]) {
+    map_inplace(x, |v| exp8(v));
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn silu_inplace(x: &mut [f32]) {
+    map_inplace(x, |v| silu8(v));
+}
+
+/// out = silu(gate) ⊙ up.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    assert!(gate.len() == out.len() && up.len() == out.len());
+    let n = out.len();
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n = every slice's length.
+        unsafe {
+            let g = _mm256_loadu_ps(gate.as_ptr().add(i));
+            let u = _mm256_loadu_ps(up.as_ptr().add(i));
+            _mm256_storeu_ps(out.as_mut_ptr().add(i), _mm256_mul_ps(silu8(g), u));
+        }
+        i += 8;
+    }
+    for j in i..n {
+        out[j] = crate::cpu::act::silu(gate[j]) * up[j];
+    }
+}

@@ -1,0 +1,94 @@
+//! AVX2 + FMA + F16C kernels (256-bit). Every `#[target_feature]` function here is reached
+//! only through an [`Avx2`] token (or an [`super::Avx512`] one, which implies it).
+
+pub(super) mod attn;
+pub(super) mod conv;
+pub(super) mod exp;
+mod matvec;
+pub(super) mod norm;
+pub(super) mod q8;
+pub(super) mod ssm;
+
+pub(super) use q8::quantize_q8;
+
+use std::arch::x86_64::*;
+
+use super::Avx2;
+use crate::cpu::matvec_q8::Q8Row;
+use crate::cpu::rows::{Dot4F, Dot4Q};
+use crate::dtype::GgmlType;
+
+/// The f32-activation four-row kernel for `ty`.
+pub(super) fn dot4_f32act(_: Avx2, ty: GgmlType) -> Option<Dot4F> {
+    let f: unsafe fn([&[u8]; 4], &[f32]) -> [f32; 4] = match ty {
+        GgmlType::F32 => matvec::dot4_f32,
+        GgmlType::F16 => matvec::dot4_f16,
+        GgmlType::BF16 => matvec::dot4_bf16,
+        GgmlType::Q8_0 => matvec::dot4_q8_0,
+        GgmlType::Q4_0 => matvec::dot4_q4_0,
+        _ => return None,
+    };
+    // SAFETY: the `Avx2` token proves AVX2, FMA and F16C, all these kernels need.
+    Some(unsafe { Dot4F::new(f) })
+}
+
+/// The int8-activation four-row kernel for `ty`.
+pub(super) fn dot4_q8act(_: Avx2, ty: GgmlType) -> Option<Dot4Q> {
+    let f: unsafe fn([&[u8]; 4], Q8Row) -> [f32; 4] = match ty {
+        GgmlType::Q8_0 => q8::dot4_q8_0,
+        GgmlType::Q4_0 => q8::dot4_q4_0,
+        _ => return None,
+    };
+    // SAFETY: as above.
+    Some(unsafe { Dot4Q::new(f) })
+}
+
+/// How far ahead (bytes, per row stream) the matvec kernels prefetch weights into L2. The
+/// hardware prefetchers alone leave the kernels that spend more than ~1 instruction per weight
+/// byte (F16, BF16, Q8_0, Q4_0) latency-bound from DRAM (measured: 5–8 GB/s instead of ~25);
+/// a ~3 KB lead per row (12 KB over a 4-row block) covers DRAM latency at full bandwidth.
+pub(crate) const PREFETCH: usize = 3072;
+
+/// Prefetch the weight line `PREFETCH` bytes past `p` into L2 (a hint: never faults).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn prefetch(p: *const u8) {
+    _mm_prefetch::<_MM_HINT_T1>(p.wrapping_add(PREFETCH).cast());
+}
+
+/// Horizontal sums of four vectors: `[Σa, Σb, Σc, Σd]`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn hsum4(v: [__m256; 4]) -> [f32; 4] {
+    let h01 = _mm256_hadd_ps(v[0], v[1]);
+    let h23 = _mm256_hadd_ps(v[2], v[3]);
+    let h = _mm256_hadd_ps(h01, h23);
+    let s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps::<1>(h));
+    let mut out = [0.0f32; 4];
+    // SAFETY: `out` holds exactly the 4 floats stored.
+    unsafe { _mm_storeu_ps(out.as_mut_ptr(), s) };
+    out
+}
+
+/// Horizontal max of one vector.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn hmax(v: __m256) -> f32 {
+    let s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)))
+}
+
+/// The fp16 scale at `p` (start of a Q8_0 / Q4_0 block) in all 8 lanes. Broadcasting the
+/// bits before converting avoids a merging insert (`vpinsrw` into a live register), which
+/// would chain every block behind the previous block's accumulator update.
+///
+/// # Safety
+/// `p` must be valid for reading 2 bytes.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) unsafe fn block_scale8(p: *const u8) -> __m256 {
+    // SAFETY: the caller guarantees 2 readable bytes.
+    let bits = unsafe { p.cast::<i16>().read_unaligned() };
+    _mm256_cvtph_ps(_mm_set1_epi16(bits))
+}

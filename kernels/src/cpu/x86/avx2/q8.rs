@@ -1,0 +1,120 @@
+//! AVX2 int8 path: the activation quantizer and the Q8_0 / Q4_0 four-row kernels against a
+//! quantized activation (`maddubs` + `madd`: exact int32 block sums, as ggml does).
+
+use std::arch::x86_64::*;
+
+use super::{Avx2, block_scale8, hmax, hsum4, prefetch};
+use crate::cpu::matvec_q8::Q8Row;
+use crate::quant::{Q4_0_BYTES, Q8_0_BYTES, QK8_0};
+
+/// Quantize `x` into blocks of 32: identical bytes to the scalar reference (the scale is the
+/// same f32 division, `x·(1/d)` is one rounding either way, and rounding is ties-to-even).
+pub(in crate::cpu::x86) fn quantize_q8(_: Avx2, x: &[f32], qs: &mut [i8], d: &mut [f32]) {
+    // SAFETY: the `Avx2` token proves the features.
+    unsafe { quantize_q8_k(x, qs, d) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn quantize_q8_k(x: &[f32], qs: &mut [i8], d: &mut [f32]) {
+    let nb = x.len() / QK8_0;
+    assert!(qs.len() == x.len() && d.len() == nb && x.len().is_multiple_of(QK8_0));
+    let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (b, db) in d.iter_mut().enumerate() {
+        // SAFETY: b < nb: 32 floats of x and 32 bytes of qs from b·32 are in bounds.
+        unsafe {
+            let xp = x.as_ptr().add(b * QK8_0);
+            let v = [0, 8, 16, 24].map(|o| _mm256_loadu_ps(xp.add(o)));
+            let a = v.map(|v| _mm256_and_ps(v, abs_mask));
+            let m = _mm256_max_ps(_mm256_max_ps(a[0], a[1]), _mm256_max_ps(a[2], a[3]));
+            let scale = hmax(m) / 127.0;
+            let id = _mm256_set1_ps(if scale != 0.0 { 1.0 / scale } else { 0.0 });
+            const RN: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+            let q = v.map(|v| _mm256_cvtps_epi32(_mm256_round_ps::<RN>(_mm256_mul_ps(v, id))));
+            // packs work per 128-bit lane; the permute restores element order.
+            let p16 = [
+                _mm256_packs_epi32(q[0], q[1]),
+                _mm256_packs_epi32(q[2], q[3]),
+            ];
+            let p8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16[0], p16[1]), order);
+            _mm256_storeu_si256(qs.as_mut_ptr().add(b * QK8_0).cast(), p8);
+            *db = scale;
+        }
+    }
+}
+
+/// Checks a row set against the activation and returns the block count.
+#[inline]
+pub(crate) fn blocks(r: &[&[u8]; 4], x: &Q8Row, block_bytes: usize) -> usize {
+    let nb = x.d.len();
+    assert_eq!(x.qs.len(), nb * QK8_0, "activation shape");
+    for row in r {
+        assert_eq!(row.len(), nb * block_bytes, "row length");
+    }
+    nb
+}
+
+/// Σ over 32 int8 pairs as 8 int32 lanes: `maddubs` needs an unsigned left operand, so move
+/// the sign of `w` onto `x` (|w| ≤ 127, so the i16 pair sums cannot saturate).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn dot_i8(w: __m256i, x: __m256i) -> __m256i {
+    let p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+    _mm256_madd_epi16(p, _mm256_set1_epi16(1))
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
+    let nb = blocks(&r, &x, Q8_0_BYTES);
+    let p = r.map(|s| s.as_ptr());
+    let mut acc = [_mm256_setzero_ps(); 4];
+    for b in 0..nb {
+        // SAFETY: b < nb: block b of the activation (32 bytes) and of each row (34 bytes)
+        // are in bounds (checked by `blocks`).
+        unsafe {
+            let xq = _mm256_loadu_si256(x.qs.as_ptr().add(b * QK8_0).cast());
+            let dx = _mm256_set1_ps(*x.d.get_unchecked(b));
+            for k in 0..4 {
+                let blk = p[k].add(b * Q8_0_BYTES);
+                prefetch(blk);
+                let wq = _mm256_loadu_si256(blk.add(2).cast());
+                let s = _mm256_cvtepi32_ps(dot_i8(wq, xq));
+                acc[k] = _mm256_fmadd_ps(s, _mm256_mul_ps(block_scale8(blk), dx), acc[k]);
+            }
+        }
+    }
+    hsum4(acc)
+}
+
+/// Q4_0: the unsigned nibbles go straight into `maddubs` (≤ 15·127·2, no saturation); the
+/// −8 offset is subtracted per lane (8·Σq_x over the lane's 4 elements, shared by the 4 rows),
+/// so each lane holds exactly Σ(nib − 8)·q_x and no cancellation happens across lanes.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
+    let nb = blocks(&r, &x, Q4_0_BYTES);
+    let p = r.map(|s| s.as_ptr());
+    let m4 = _mm_set1_epi8(0x0f);
+    let ones = _mm256_set1_epi16(1);
+    let eights = _mm256_set1_epi8(8);
+    let mut acc = [_mm256_setzero_ps(); 4];
+    for b in 0..nb {
+        // SAFETY: as in `dot4_q8_0` (18-byte blocks).
+        unsafe {
+            let xq = _mm256_loadu_si256(x.qs.as_ptr().add(b * QK8_0).cast());
+            let dx = _mm256_set1_ps(*x.d.get_unchecked(b));
+            let corr = _mm256_madd_epi16(_mm256_maddubs_epi16(eights, xq), ones);
+            for k in 0..4 {
+                let blk = p[k].add(b * Q4_0_BYTES);
+                prefetch(blk);
+                let q = _mm_loadu_si128(blk.add(2).cast());
+                let lo = _mm_and_si128(q, m4);
+                let hi = _mm_and_si128(_mm_srli_epi16::<4>(q), m4);
+                let nib = _mm256_set_m128i(hi, lo);
+                let i = _mm256_madd_epi16(_mm256_maddubs_epi16(nib, xq), ones);
+                let s = _mm256_cvtepi32_ps(_mm256_sub_epi32(i, corr));
+                acc[k] = _mm256_fmadd_ps(s, _mm256_mul_ps(block_scale8(blk), dx), acc[k]);
+            }
+        }
+    }
+    hsum4(acc)
+}

@@ -1,0 +1,68 @@
+//! Path-taking entry points of the elementwise and recurrence kernels: both x86 SIMD paths run
+//! the AVX2 code. Each returns `false` when the path has no SIMD version (the caller then runs
+//! the scalar reference). Shapes are validated by the callers.
+
+use std::ops::Range;
+
+use super::avx2::{attn, conv, exp, norm, ssm};
+use super::avx2_of;
+use crate::cpu::dispatch::Path;
+use crate::cpu::ssm::Mamba2Dims;
+
+/// Defines `fn $name(path, args..) -> bool` running `$kernel(args..)` on the AVX2 code.
+macro_rules! entries {
+    ($(fn $name:ident($($arg:ident: $ty:ty),*) => $kernel:path;)*) => {$(
+        #[allow(clippy::too_many_arguments)]
+        pub(crate) fn $name(path: Path, $($arg: $ty),*) -> bool {
+            if avx2_of(path).is_none() {
+                return false;
+            }
+            // SAFETY: `avx2_of` made a token: the CPU has AVX2, FMA and F16C.
+            unsafe { $kernel($($arg),*) };
+            true
+        }
+    )*};
+}
+
+entries! {
+    fn exp_inplace(x: &mut [f32]) => exp::exp_inplace;
+    fn silu_inplace(x: &mut [f32]) => exp::silu_inplace;
+    fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) => exp::silu_mul;
+    fn sum_squares_into(x: &[f32], out: &mut f32) => sum_squares_k;
+    fn scale(x: &[f32], w: Option<&[f32]>, inv: f32, out: &mut [f32]) => norm::scale;
+    fn scale_inplace(x: &mut [f32], w: &[f32], inv: f32) => norm::scale_inplace;
+    fn ssm_mamba1(
+        state: &mut [f32], x: &[f32], dt: &[f32], a: &[f32], b: &[f32], c: &[f32], d: &[f32],
+        y: &mut [f32]
+    ) => ssm::mamba1;
+    fn ssm_mamba2(
+        state: &mut [f32], x: &[f32], dt: &[f32], a: &[f32], b: &[f32], c: &[f32], d: &[f32],
+        dims: Mamba2Dims, heads: Range<usize>, y: &mut [f32]
+    ) => ssm::mamba2;
+    fn attend(
+        q: &[f32], keys: &[f32], values: &[f32], n_slots: usize, heads: usize, kv_heads: usize,
+        hd: usize, scale: f32, head_range: Range<usize>, out: &mut [f32]
+    ) => attn::attend;
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn sum_squares_k(x: &[f32], out: &mut f32) {
+    *out = norm::sum_squares(x);
+}
+
+/// Conv step for K = 4 (other K: `false`).
+pub(crate) fn conv1d_step(
+    path: Path,
+    state: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    silu: bool,
+) -> bool {
+    if avx2_of(path).is_none() {
+        return false;
+    }
+    // SAFETY: `avx2_of` made a token: the CPU has AVX2, FMA and F16C.
+    unsafe { conv::conv1d_step(state, x, w, bias, out, silu) }
+}
