@@ -1,6 +1,7 @@
 //! GPU RoPE, KV-ring attention with sinks, MoE routing, argmax and top-k sampling against the
 //! CPU kernels (and the CPU sampler's chain) on every tier. Tolerance 2e-5 · max|cpu| + 1e-5;
 //! sampled ids must be equal (draws within 1e-4 of a cumulative boundary are skipped).
+#![cfg(feature = "gpu")]
 
 mod gpu_common;
 

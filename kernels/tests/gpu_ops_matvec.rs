@@ -1,6 +1,7 @@
 //! GPU matvec / matmul, expert matvec, LoRA and embedding lookup against the CPU kernels, for
 //! every weight type, on every tier the adapter has. Tolerance: |gpu − cpu| ≤ 2e-5 · max|cpu|
 //! + 1e-5 (f32 accumulation in a different order; the weights decode exactly).
+#![cfg(feature = "gpu")]
 
 mod gpu_common;
 

@@ -1,6 +1,7 @@
 //! GPU norms, conv step, softplus, Mamba-1/2 scans, GLUs and elementwise ops against the CPU
 //! kernels on every tier. Tolerance: 2e-5 · max|cpu| + 1e-5 (reductions sum in another order;
 //! exp/log are the GPU's), state included, over several sequential rows.
+#![cfg(feature = "gpu")]
 
 mod gpu_common;
 

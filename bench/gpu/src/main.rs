@@ -9,6 +9,7 @@
 
 #[cfg(feature = "gpu")]
 mod run;
+#[cfg_attr(not(feature = "gpu"), allow(dead_code))]
 mod synth;
 
 fn main() {

@@ -225,7 +225,7 @@ pub fn gated_rms_norm(
     r.check_view("gated_rms_norm y", &y, len)?;
     same_rows("gated_rms_norm", &x, &y)?;
     ensure!(
-        group > 0 && len % group == 0,
+        group > 0 && len.is_multiple_of(group),
         "gated_rms_norm: {len} not in groups of {group}"
     );
     floats("gated_rms_norm weight", w, len)?;
@@ -387,13 +387,16 @@ pub fn ssm_scan2(
     groups: usize,
 ) -> Result<(), GpuError> {
     ensure!(
-        heads > 0 && groups > 0 && heads % groups == 0,
+        heads > 0 && groups > 0 && heads.is_multiple_of(groups),
         "scan2: {heads} heads in {groups} groups"
     );
     let inner = v.x.width;
-    ensure!(inner % heads == 0, "scan2: width {inner} not {heads} heads");
     ensure!(
-        v.b.width % groups == 0,
+        inner.is_multiple_of(heads),
+        "scan2: width {inner} not {heads} heads"
+    );
+    ensure!(
+        v.b.width.is_multiple_of(groups),
         "scan2: B width {} not {groups} groups",
         v.b.width
     );
@@ -548,7 +551,7 @@ pub fn rope(
     neox: bool,
 ) -> Result<(), GpuError> {
     ensure!(
-        head_dim > 0 && head_dim % 2 == 0,
+        head_dim > 0 && head_dim.is_multiple_of(2),
         "rope: head dim {head_dim} must be even"
     );
     r.check_view("rope x", &x, heads * head_dim)?;
@@ -604,7 +607,7 @@ pub fn attend(
     scratch: &Bind,
 ) -> Result<(), GpuError> {
     ensure!(
-        s.kv_heads > 0 && s.heads % s.kv_heads == 0,
+        s.kv_heads > 0 && s.heads.is_multiple_of(s.kv_heads),
         "attend: {} heads over {} kv heads",
         s.heads,
         s.kv_heads

@@ -55,7 +55,7 @@ impl GpuMatrix {
         }
         let ty = GpuType::of(v0.ty).ok_or(GpuError::Unsupported(v0.ty))?;
         ensure!(
-            !matches!(ty, GpuType::Q8_0 | GpuType::Q4_0) || v0.cols % 32 == 0,
+            !matches!(ty, GpuType::Q8_0 | GpuType::Q4_0) || v0.cols.is_multiple_of(32),
             "{label}: {} columns are not whole blocks",
             v0.cols
         );
