@@ -21,6 +21,4 @@ echo "== lint (gpu)"
 cargo clippy --workspace --all-targets --features weft-kernels/gpu,weft/gpu,weft-gpu-bench/gpu -- -D warnings
 echo "== GPU tests (lavapipe)"
 cargo test -p weft-kernels --features gpu --test 'gpu_*'
-if grep -q '^gpu' runtime/Cargo.toml 2>/dev/null || grep -q '^\[features\]' runtime/Cargo.toml; then
-    cargo test -p weft --features gpu gpu
-fi
+cargo test -p weft --features gpu --lib backend::gpu
