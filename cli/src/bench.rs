@@ -54,6 +54,9 @@ pub struct Args {
     /// Multiply Q8_0/Q4_0 weights with int8-quantized activations (llama.cpp's scheme).
     #[arg(long)]
     int8: bool,
+    /// Read the file into memory instead of memory-mapping it.
+    #[arg(long)]
+    in_memory: bool,
     /// One JSON object on stdout instead of the table.
     #[arg(long)]
     json: bool,
@@ -149,7 +152,12 @@ pub fn run(args: Args) -> CliResult {
         return Err("--prompt, --gen and --runs must be at least 1".into());
     }
     let t = Instant::now();
-    let model = Arc::new(Model::load(&args.model)?);
+    let model = if args.in_memory {
+        let bytes = std::fs::read(&args.model)?;
+        Arc::new(Model::from_gguf(weft::gguf::Gguf::from_bytes(bytes)?)?)
+    } else {
+        Arc::new(Model::load(&args.model)?)
+    };
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     let chunk = args.chunk.unwrap_or(args.prompt.clamp(1, 512));
     let mut config = SessionConfig {

@@ -138,8 +138,8 @@ impl SamplingArgs {
 /// Session options.
 #[derive(clap::Args, Clone, Debug)]
 pub struct SessionArgs {
-    /// Worker threads.
-    #[arg(long, default_value_t = 1)]
+    /// Worker threads (0: one per physical core).
+    #[arg(short = 't', long, default_value_t = 0)]
     pub threads: usize,
     /// Recent positions each attention layer keeps (besides the sinks); capped at the model's
     /// context length.
@@ -150,7 +150,7 @@ pub struct SessionArgs {
 impl SessionArgs {
     pub fn config(&self) -> SessionConfig {
         SessionConfig {
-            threads: self.threads.max(1),
+            threads: self.threads,
             kv_window: self.kv_window,
             ..SessionConfig::default()
         }

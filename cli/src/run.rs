@@ -100,6 +100,7 @@ pub fn run(args: Args) -> CliResult {
             &[
                 format!("prompt {}", common::rate(prompt.len(), "tok", prefill_time)),
                 format!("generated {}", common::rate(generated, "tok", gen_time)),
+                format!("{} threads", s.threads()),
             ],
             s.state_size(),
         );

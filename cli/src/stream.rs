@@ -156,7 +156,7 @@ pub fn run(args: Args) -> CliResult {
             parts.push(format!("{flagged} flagged as anomalies"));
         }
         let state = match &runner {
-            Runner::Detector(_) => 0,
+            Runner::Detector(d) => d.state_size(),
             Runner::Session(s) => s.state_size(),
         };
         common::print_stats(&parts, state);

@@ -179,3 +179,116 @@ fn the_detector_separates_injected_anomalies() {
         assert_eq!(d.push(f).unwrap().0.score, *want);
     }
 }
+
+/// A tiny `Mamba2ForFrameRegression` folder (1 layer, E 8, 3-float frames) with `frame_out`
+/// zeroed, so the model's prediction is exactly `frame_out.bias`.
+fn write_frame_folder(dir: &std::path::Path, config: serde_json::Value) {
+    use safetensors::tensor::{Dtype, TensorView};
+    let (e, i, n, h, k, f) = (8usize, 16usize, 4usize, 2usize, 4usize, 3usize);
+    let conv = i + 2 * n;
+    let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
+    let mut add = |name: &str, shape: Vec<usize>, fill: &dyn Fn(usize) -> f32| {
+        let len = shape.iter().product();
+        tensors.push((name.to_string(), shape, (0..len).map(fill).collect()));
+    };
+    let wave = |j: usize| ((j * 37 % 101) as f32 / 101.0 - 0.5) * 0.4;
+    add("frame_in.weight", vec![e, f], &wave);
+    add("frame_in.bias", vec![e], &wave);
+    let p = "backbone.layers.0.";
+    add(&format!("{p}norm.weight"), vec![e], &|_| 1.0);
+    add(
+        &format!("{p}mixer.in_proj.weight"),
+        vec![2 * i + 2 * n + h, e],
+        &wave,
+    );
+    add(&format!("{p}mixer.conv1d.weight"), vec![conv, 1, k], &wave);
+    add(&format!("{p}mixer.conv1d.bias"), vec![conv], &wave);
+    add(&format!("{p}mixer.dt_bias"), vec![h], &|_| 0.5);
+    add(&format!("{p}mixer.A_log"), vec![h], &|j| j as f32 * 0.3);
+    add(&format!("{p}mixer.D"), vec![h], &|_| 1.0);
+    add(&format!("{p}mixer.norm.weight"), vec![i], &|_| 1.0);
+    add(&format!("{p}mixer.out_proj.weight"), vec![e, i], &wave);
+    add("backbone.norm_f.weight", vec![e], &|_| 1.0);
+    add("frame_out.weight", vec![f, e], &|_| 0.0);
+    add("frame_out.bias", vec![f], &|j| [0.25, -1.5, 3.0][j]);
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .into_iter()
+        .map(|(name, shape, v)| {
+            (
+                name,
+                shape,
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            )
+        })
+        .collect();
+    let views: Vec<(String, TensorView)> = bytes
+        .iter()
+        .map(|(name, shape, b)| {
+            (
+                name.clone(),
+                TensorView::new(Dtype::F32, shape.clone(), b).unwrap(),
+            )
+        })
+        .collect();
+    safetensors::serialize_to_file(views, None, &dir.join("model.safetensors")).unwrap();
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+}
+
+fn frame_config() -> serde_json::Value {
+    serde_json::json!({
+        "architectures": ["Mamba2ForFrameRegression"], "model_type": "mamba2",
+        "hidden_size": 8, "num_hidden_layers": 1, "state_size": 4, "expand": 2, "head_dim": 8,
+        "num_heads": 2, "n_groups": 1, "conv_kernel": 4, "layer_norm_epsilon": 1e-5,
+        "frame_dim": 3, "anomaly_threshold": 2.5, "anomaly_error_scale": [0.5, 1.0, 2.0],
+        "anomaly_warmup": 4, "anomaly_context": 32
+    })
+}
+
+#[test]
+fn convert_writes_frame_models_that_run() {
+    use weft::convert::{ConvertOptions, OutType, convert_to_bytes};
+    let dir = tempfile::tempdir().unwrap();
+    write_frame_folder(dir.path(), frame_config());
+    let bytes = convert_to_bytes(dir.path(), &ConvertOptions::new(OutType::F32)).unwrap();
+    let g = weft::gguf::Gguf::from_bytes(bytes).unwrap();
+    assert_eq!(g.get_str("general.architecture").unwrap(), "mamba2");
+    assert_eq!(g.get_u32("mamba2.frame_dim").unwrap(), 3);
+    assert_eq!(g.get_str("mamba2.output_kind").unwrap(), "regression");
+    assert!(g.tensor("token_embd.weight").is_none() && g.get("mamba2.vocab_size").is_none());
+    assert!(g.get("tokenizer.ggml.bos_token_id").is_none());
+    let model = Arc::new(Model::from_gguf(g).unwrap());
+    let a = model.anomaly_config().unwrap().unwrap();
+    assert_eq!(a.threshold, 2.5);
+    assert_eq!(a.error_scale, [0.5, 1.0, 2.0]);
+    assert_eq!((a.warmup, a.context), (4, 32));
+    // frame_out is zero: the prediction is its bias, whatever the frames.
+    let mut s = model.session(SessionConfig::default()).unwrap();
+    for t in 0..5 {
+        let x = [t as f32, -1.0, 0.5];
+        assert_eq!(s.step(Input::Frame(&x)).unwrap(), [0.25, -1.5, 3.0]);
+    }
+    // So a frame equal to the bias scores 0 and one off by the error scale scores 1.
+    let mut d = AnomalyDetector::new(&model, SessionConfig::default()).unwrap();
+    d.push(&[0.0; 3]).unwrap();
+    assert_eq!(d.push(&[0.25, -1.5, 3.0]).unwrap().0.score, 0.0);
+    let (s, _) = d.push(&[0.75, -0.5, 5.0]).unwrap();
+    assert_eq!(s.score, 1.0);
+    assert!(!s.anomaly);
+}
+
+#[test]
+fn frame_conversion_errors_name_the_key() {
+    use weft::convert::{ConvertOptions, OutType, convert_to_bytes};
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = frame_config();
+    c.as_object_mut().unwrap().remove("frame_dim");
+    write_frame_folder(dir.path(), c);
+    let err = convert_to_bytes(dir.path(), &ConvertOptions::new(OutType::F32)).unwrap_err();
+    assert!(err.to_string().contains("frame_dim"), "{err}");
+
+    let mut c = frame_config();
+    c["anomaly_error_scale"] = serde_json::json!([1.0, 0.0, 1.0]);
+    write_frame_folder(dir.path(), c);
+    let err = convert_to_bytes(dir.path(), &ConvertOptions::new(OutType::F32)).unwrap_err();
+    assert!(err.to_string().contains("anomaly_error_scale"), "{err}");
+}

@@ -17,9 +17,11 @@
 //! A flagged frame is not fed to the model: the detector steps its own prediction instead, so
 //! one spike or a dropout does not corrupt the state and raise alarms for the frames after it.
 //! After `impute_limit` flagged frames it feeds the real frames again (until twice as many
-//! normal frames in a row re-arm it), so a lasting change of regime is followed instead of
-//! flagged for ever, and a model that is still catching up is not left to run on its own
-//! predictions.
+//! normal frames in a row re-arm it), so a model that is still catching up is not left to run
+//! on its own predictions. Once real anomalous frames have entered the states, the detector
+//! restarts both — after [`RESTART_AFTER`] normal frames in a row, or `impute_limit` frames
+//! later if the anomaly lasts — and flags nothing for `warmup` frames while they fill, so a long
+//! anomaly or a lasting change of regime leaves no trail of alarms behind it.
 
 use std::sync::Arc;
 
@@ -164,6 +166,9 @@ impl AnomalyScorer {
     }
 }
 
+/// Normal frames in a row after which states that took in real anomalous frames are restarted.
+pub const RESTART_AFTER: usize = 8;
+
 /// Frames in, predictions and anomaly scores out, over an unbounded stream (see the module
 /// docs). Allocates only in `new`.
 pub struct AnomalyDetector {
@@ -179,6 +184,11 @@ pub struct AnomalyDetector {
     impute_limit: usize,
     normal_run: usize,
     input: Vec<f32>,
+    /// Since when real flagged frames go into the states (imputation was exhausted).
+    contaminated: Option<usize>,
+    /// Frame index of the last restart, and the first frame that may be flagged after it.
+    epoch: usize,
+    quiet_until: usize,
 }
 
 impl AnomalyDetector {
@@ -227,6 +237,9 @@ impl AnomalyDetector {
             impute_limit,
             normal_run: 0,
             input: vec![0.0; dim],
+            contaminated: None,
+            epoch: 0,
+            quiet_until: 0,
         })
     }
 
@@ -238,6 +251,11 @@ impl AnomalyDetector {
 
     pub fn config(&self) -> &AnomalyConfig {
         self.scorer.config()
+    }
+
+    /// Bytes of state both sessions hold (fixed for the detector's lifetime).
+    pub fn state_size(&self) -> usize {
+        self.sessions.iter().map(Session::state_size).sum()
     }
 
     /// Frames pushed so far.
@@ -255,7 +273,8 @@ impl AnomalyDetector {
                 found: frame.len(),
             });
         }
-        let score = self.scorer.score(frame);
+        let mut score = self.scorer.score(frame);
+        score.anomaly &= self.frames >= self.quiet_until;
         if score.anomaly {
             self.normal_run = 0;
         } else {
@@ -271,11 +290,28 @@ impl AnomalyDetector {
         } else {
             // Past the limit, real frames go in, so the model follows a lasting change.
             self.input.copy_from_slice(frame);
+            if score.anomaly && self.contaminated.is_none() {
+                self.contaminated = Some(self.frames);
+            }
+        }
+        let restart = self.contaminated.is_some_and(|since| {
+            self.normal_run >= RESTART_AFTER || self.frames - since >= self.impute_limit.max(1)
+        });
+        if restart {
+            // The states hold real anomalous frames: start afresh from this frame, flagging
+            // nothing while they fill (again every `impute_limit` frames while it lasts).
+            for s in &mut self.sessions {
+                s.reset();
+            }
+            self.age = [Some(0), None];
+            self.epoch = self.frames;
+            self.quiet_until = self.frames + self.scorer.config().warmup;
+            self.contaminated = None;
         }
         if self.window > 0 {
-            let half = self.window / 2;
+            let (half, t) = (self.window / 2, self.frames - self.epoch);
             for (i, start) in [(0, 0), (1, half)] {
-                if self.frames >= start && (self.frames - start).is_multiple_of(self.window) {
+                if t >= start && (t - start).is_multiple_of(self.window) {
                     if self.age[i].is_some_and(|a| a > 0) {
                         self.sessions[i].reset();
                     }
@@ -317,6 +353,9 @@ impl AnomalyDetector {
         self.best = 0;
         self.imputed = 0;
         self.normal_run = 0;
+        self.contaminated = None;
+        self.epoch = 0;
+        self.quiet_until = 0;
     }
 }
 
