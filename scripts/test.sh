@@ -14,3 +14,4 @@ echo "== tests"
 cargo test --workspace
 bash scripts/test-arm.sh
 bash scripts/test-ffi.sh
+bash scripts/test-gpu.sh

@@ -2,6 +2,7 @@
 
 pub mod cpu;
 pub mod dtype;
+pub mod gpu;
 pub mod pool;
 pub mod quant;
 

@@ -126,7 +126,8 @@ impl Model {
         }
     }
 
-    fn experts(&self, id: WeightId) -> usize {
+    /// Experts stacked in matrix `id` (1 for a plain matrix).
+    pub fn experts(&self, id: WeightId) -> usize {
         match &self.weights.stored[id.0 as usize] {
             Stored::Matrix { experts, .. } => *experts,
             Stored::Vector(_) => 1,

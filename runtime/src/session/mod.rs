@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::backend::Backend;
 use crate::backend::cpu::{CpuBackend, Run};
+use crate::backend::gpu::GpuBackend;
 use crate::error::SessionError;
 use crate::model::Model;
 use crate::program::Program;
@@ -69,6 +70,8 @@ pub struct Session {
     decode: Program,
     prefill: Program,
     backend: CpuBackend,
+    /// Set when the session runs on the GPU (`SessionConfig::backend`).
+    gpu: Option<Box<GpuBackend>>,
     arena: Vec<f32>,
     state: State,
     logits: Vec<f32>,
@@ -110,6 +113,7 @@ impl Session {
             config.threads,
             config.int8_activations,
         );
+        let gpu = crate::backend::gpu::select(&model, &config, &decode, &prefill)?;
         let arena = vec![0.0; decode.arena_len.max(prefill.arena_len)];
         let n_out = model.config().output_width();
         Ok(Session {
@@ -123,6 +127,7 @@ impl Session {
             decode,
             prefill,
             backend,
+            gpu,
             arena,
             state,
         })
@@ -163,8 +168,12 @@ impl Session {
         match input {
             Input::Token(t) => {
                 self.check_token(t)?;
-                self.backend
-                    .embed(&self.model, &[t], input_buf, &mut self.arena);
+                match self.gpu.as_mut() {
+                    Some(g) => g.set_tokens(&[t]),
+                    None => self
+                        .backend
+                        .embed(&self.model, &[t], input_buf, &mut self.arena),
+                }
                 self.history.push(t);
             }
             Input::Frame(frame) => {
@@ -175,7 +184,10 @@ impl Session {
                         found: frame.len(),
                     });
                 }
-                self.arena[input_buf.row(0, 1)].copy_from_slice(frame);
+                match self.gpu.as_mut() {
+                    Some(g) => g.set_frame(input_buf, frame),
+                    None => self.arena[input_buf.row(0, 1)].copy_from_slice(frame),
+                }
             }
         }
         self.run_decode();
@@ -230,6 +242,9 @@ impl Session {
     /// Back to the state of a fresh session (the sampler's RNG included).
     pub fn reset(&mut self) {
         self.state.clear();
+        if let Some(g) = self.gpu.as_mut() {
+            g.clear_state();
+        }
         self.history.clear();
         self.arena.fill(0.0);
         self.logits.fill(0.0);
@@ -261,6 +276,12 @@ impl Session {
     }
 
     fn run_decode(&mut self) {
+        if let Some(g) = self.gpu.as_mut() {
+            g.run(false, self.position, 1, &mut self.logits, None);
+            self.has_logits = true;
+            self.position += 1;
+            return;
+        }
         let run = Run {
             model: &self.model,
             arena: &mut self.arena,
@@ -278,9 +299,16 @@ impl Session {
     /// Runs the prefill Program over one chunk; copies every row's logits into `all` if given.
     fn run_prefill(&mut self, chunk: &[u32], all: Option<&mut [f32]>) {
         let n = chunk.len();
+        chunk.iter().for_each(|&t| self.history.push(t));
+        if let Some(g) = self.gpu.as_mut() {
+            g.set_tokens(chunk);
+            g.run(true, self.position, n, &mut self.logits, all);
+            self.has_logits = true;
+            self.position += n;
+            return;
+        }
         self.backend
             .embed(&self.model, chunk, self.prefill.input, &mut self.arena);
-        chunk.iter().for_each(|&t| self.history.push(t));
         let run = Run {
             model: &self.model,
             arena: &mut self.arena,

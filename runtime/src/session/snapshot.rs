@@ -52,6 +52,11 @@ impl Session {
 
     /// Writes the whole state into `out` (exactly [`Session::state_size`] bytes).
     pub fn save_state(&self, out: &mut [u8]) -> Result<(), SessionError> {
+        if self.gpu.is_some() {
+            return Err(SessionError::InvalidConfig(
+                "state snapshots of a GPU session are not supported yet".into(),
+            ));
+        }
         let size = self.state_size();
         if out.len() != size {
             return Err(SessionError::StateSize {
@@ -87,6 +92,11 @@ impl Session {
 
     /// Restores a blob written by [`Session::save_state`]; on error the session is unchanged.
     pub fn load_state(&mut self, blob: &[u8]) -> Result<(), SessionError> {
+        if self.gpu.is_some() {
+            return Err(SessionError::InvalidConfig(
+                "state snapshots of a GPU session are not supported yet".into(),
+            ));
+        }
         let size = self.state_size();
         if blob.len() < HEADER {
             return Err(SessionError::StateSize {

@@ -1,0 +1,197 @@
+// Prelude prepended to every kernel (not a kernel itself).
+//
+// Binding convention of every kernel (group 0):
+//   0  p     uniform  the dispatch's static parameters (struct Params of the kernel)
+//   1  step  uniform  per-step values (struct Step), one small buffer written once per step
+//   2  arena storage  array<f32>, read_write: every activation, addressed by f32 offsets
+//   3+ kernel-specific storage bindings (at most 3 more: downlevel allows 4 storage buffers)
+//
+// An arena view ("Buf") is (off, stride, mode): mode 0 = one row per token (n rows, `stride`
+// apart), 1 = only the last token's row of a per-token buffer, 2 = a single row.
+//
+// Tier defines (set by the host): SUBGROUPS (0/1), SG (subgroup size when SUBGROUPS = 1).
+
+struct Step {
+    n: u32,          // tokens in this run
+    pos0: u32,       // absolute position of the first token
+    top_k: u32,      // sampling: candidates kept (0 = greedy)
+    _pad0: u32,
+    rand: f32,       // sampling: uniform draw in [0, 1)
+    temp: f32,       // sampling: temperature (> 0)
+    top_p: f32,      // sampling: nucleus mass
+    min_p: f32,      // sampling: min-p ratio (0 = off)
+}
+
+@group(0) @binding(1) var<uniform> step: Step;
+@group(0) @binding(2) var<storage, read_write> arena: array<f32>;
+
+const WG: u32 = 256u;
+
+// Builtins every kernel takes; tier 1 adds the subgroup ids.
+struct Ids {
+    @builtin(local_invocation_index) li: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+#if SUBGROUPS
+    @builtin(subgroup_id) sg_id: u32,
+    @builtin(subgroup_invocation_id) sg_lane: u32,
+#endif
+}
+
+var<private> g_li: u32;
+var<private> g_sg_id: u32;
+var<private> g_sg_lane: u32;
+
+// Records the invocation's ids; returns the linear workgroup index (x + y·nx, z is separate).
+fn setup(ids: Ids) -> u32 {
+    g_li = ids.li;
+#if SUBGROUPS
+    g_sg_id = ids.sg_id;
+    g_sg_lane = ids.sg_lane;
+#endif
+    return ids.wid.x + ids.wid.y * ids.nwg.x;
+}
+
+// Rows of a view when the run has `step.n` tokens.
+fn rows_of(mode: u32) -> u32 {
+    if mode == 0u {
+        return step.n;
+    }
+    return 1u;
+}
+
+// Arena offset of row `r` of a view.
+fn row_at(off: u32, stride: u32, mode: u32, r: u32) -> u32 {
+    if mode == 0u {
+        return off + r * stride;
+    }
+    if mode == 1u {
+        return off + (step.n - 1u) * stride;
+    }
+    return off;
+}
+
+// Absolute position of row `r` of a view.
+fn pos_of(mode: u32, r: u32) -> u32 {
+    if mode == 0u {
+        return step.pos0 + r;
+    }
+    return step.pos0 + step.n - 1u;
+}
+
+var<workgroup> red: array<f32, 256>;
+
+// Sum of `v` over the workgroup (every invocation gets the result). Call in uniform control flow.
+fn wg_sum(v: f32) -> f32 {
+#if SUBGROUPS
+    let s = subgroupAdd(v);
+    if g_sg_lane == 0u {
+        red[g_sg_id] = s;
+    }
+    workgroupBarrier();
+    var t = 0.0;
+    for (var i = 0u; i < WG / SG; i++) {
+        t += red[i];
+    }
+    workgroupBarrier();
+    return t;
+#else
+    red[g_li] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if g_li < s {
+            red[g_li] += red[g_li + s];
+        }
+        workgroupBarrier();
+    }
+    let t = red[0];
+    workgroupBarrier();
+    return t;
+#endif
+}
+
+// Max of `v` over the workgroup.
+fn wg_max(v: f32) -> f32 {
+#if SUBGROUPS
+    let s = subgroupMax(v);
+    if g_sg_lane == 0u {
+        red[g_sg_id] = s;
+    }
+    workgroupBarrier();
+    var t = red[0];
+    for (var i = 1u; i < WG / SG; i++) {
+        t = max(t, red[i]);
+    }
+    workgroupBarrier();
+    return t;
+#else
+    red[g_li] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if g_li < s {
+            red[g_li] = max(red[g_li], red[g_li + s]);
+        }
+        workgroupBarrier();
+    }
+    let t = red[0];
+    workgroupBarrier();
+    return t;
+#endif
+}
+
+fn silu(x: f32) -> f32 {
+    return x / (1.0 + exp(-x));
+}
+
+// torch softplus (beta 1, threshold 20).
+fn softplus(x: f32) -> f32 {
+    if x > 20.0 {
+        return x;
+    }
+    let e = exp(x);
+    if e < 1e-4 {
+        return e * (1.0 - 0.5 * e); // log1p for tiny e
+    }
+    return log(1.0 + e);
+}
+
+// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7).
+fn erf_approx(x: f32) -> f32 {
+    let a = abs(x);
+    let t = 1.0 / (1.0 + 0.3275911 * a);
+    let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    let y = 1.0 - poly * exp(-a * a);
+    return select(y, -y, x < 0.0);
+}
+
+// Exact-erf GELU (torch `gelu`, approximate = 'none').
+fn gelu(x: f32) -> f32 {
+    return 0.5 * x * (1.0 + erf_approx(x * 0.70710678118654752));
+}
+
+// Weight planes (binding `wq`, array<u32>): quants row-major from index 0, f16 scales (two per
+// u32) from `scale_off`. Q8_0: 8 words per 32-element block; Q4_0: 4 words per block (ggml nibble
+// order: byte j holds element j low, j + 16 high); F16/BF16: two elements per word; F32: one.
+// IEEE half → f32, exactly, with integer ops only (unpack2x16float needs a capability that
+// downlevel adapters may lack).
+fn half_to_f32(h: u32) -> f32 {
+    let sign = (h & 0x8000u) << 16u;
+    let e = (h >> 10u) & 0x1fu;
+    let m = h & 0x3ffu;
+    if e == 0u {
+        let v = f32(m) * 5.9604644775390625e-8; // m · 2^-24 (zero and subnormals)
+        return select(v, -v, sign != 0u);
+    }
+    if e == 31u {
+        return bitcast<f32>(sign | 0x7f800000u | (m << 13u));
+    }
+    return bitcast<f32>(sign | ((e + 112u) << 23u) | (m << 13u));
+}
+
+fn f16_at(buf_word: u32, idx: u32) -> f32 {
+    return half_to_f32((buf_word >> (16u * (idx & 1u))) & 0xffffu);
+}
+
+fn bf16_at(buf_word: u32, idx: u32) -> f32 {
+    return bitcast<f32>(select(buf_word << 16u, buf_word & 0xffff0000u, (idx & 1u) == 1u));
+}

@@ -1,0 +1,48 @@
+// In place rotary embedding of `heads` heads of `head_dim` at each row's absolute position:
+//   (a, b) ← (a cos θ − b sin θ, b cos θ + a sin θ), θ = pos · inv_freq[i]
+// Pairs (i, i + rot/2) when neox = 1 (HF rotate_half), (2i, 2i + 1) otherwise (llama.cpp normal).
+//
+// Bindings:
+//   2 arena     x: [n, heads·head_dim] view
+//   3 inv_freq  array<f32>: [rot / 2], computed on the host exactly as the CPU kernel does
+// Grid: x·y = ceil(heads · rot/2 / 256), z = n tokens.
+
+struct Params {
+    x_off: u32, x_stride: u32, x_mode: u32, heads: u32,
+    head_dim: u32, rot: u32, neox: u32, _p0: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(3) var<storage, read> inv_freq: array<f32>;
+
+// sin/cos of an f32 angle: reduced to [-π, π] first (Cody-Waite, 2π = 6.28125 + 1.9353071795864769e-3)
+// because GPU sin/cos are only accurate near zero.
+fn sincos(a: f32) -> vec2<f32> {
+    let k = round(a * 0.15915494309189535);
+    let r = (a - k * 6.28125) - k * 1.9353071795864769e-3;
+    return vec2<f32>(sin(r), cos(r));
+}
+
+@compute @workgroup_size(256)
+fn main(ids: Ids) {
+    let half_rot = p.rot / 2u;
+    let id = setup(ids) * WG + ids.li;
+    let t = ids.wid.z;
+    if id >= p.heads * half_rot || t >= rows_of(p.x_mode) {
+        return;
+    }
+    let h = id / half_rot;
+    let i = id % half_rot;
+    var ia = i;
+    var ib = i + half_rot;
+    if p.neox == 0u {
+        ia = 2u * i;
+        ib = 2u * i + 1u;
+    }
+    let sc = sincos(f32(pos_of(p.x_mode, t)) * inv_freq[i]);
+    let base = row_at(p.x_off, p.x_stride, p.x_mode, t) + h * p.head_dim;
+    let a = arena[base + ia];
+    let b = arena[base + ib];
+    arena[base + ia] = a * sc.y - b * sc.x;
+    arena[base + ib] = b * sc.y + a * sc.x;
+}

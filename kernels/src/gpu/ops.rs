@@ -1,0 +1,713 @@
+//! Typed builders: one function per operation. Each checks shapes (typed errors, before any GPU
+//! object exists), packs the kernel's parameters and queues its dispatches on a [`Recorder`].
+//! Views are arena ranges in f32 elements; vectors and state are [`Bind`]ings.
+
+use super::dispatch::grid;
+use super::shader::Kernel;
+use super::{Bind, GpuError, GpuMatrix, Recorder, Rows, View, ensure};
+
+const WG: usize = 256;
+
+fn tokens(r: &Recorder, v: &View) -> usize {
+    if v.rows == Rows::All { r.max_rows } else { 1 }
+}
+
+fn same_rows(what: &str, a: &View, b: &View) -> Result<(), GpuError> {
+    ensure!(
+        (a.rows == Rows::All) == (b.rows == Rows::All),
+        "{what}: one view is per-token, the other single-row"
+    );
+    Ok(())
+}
+
+fn floats(what: &str, b: &Bind, len: usize) -> Result<(), GpuError> {
+    ensure!(
+        b.floats() >= len,
+        "{what}: {} floats bound, {len} needed",
+        b.floats()
+    );
+    Ok(())
+}
+
+fn rows_per_wg(r: &Recorder) -> usize {
+    WG / r.ctx.tier.row_lanes() as usize
+}
+
+fn w3(v: &View) -> [u32; 3] {
+    v.words()
+}
+
+/// y (+)= W·x for every token row (`accumulate`: add to y).
+pub fn matvec(
+    r: &mut Recorder,
+    w: &GpuMatrix,
+    x: View,
+    y: View,
+    accumulate: bool,
+) -> Result<(), GpuError> {
+    ensure!(
+        w.experts == 1,
+        "matvec over a stack of {} experts",
+        w.experts
+    );
+    matvec_impl(r, w, x, y, accumulate, None)
+}
+
+/// y = W[e]·x where e is the expert in `slot` of the row's route `[w_0..w_{k-1}, e_0..e_{k-1}]`.
+pub fn expert_matvec(
+    r: &mut Recorder,
+    w: &GpuMatrix,
+    x: View,
+    y: View,
+    route: View,
+    k: usize,
+    slot: usize,
+) -> Result<(), GpuError> {
+    ensure!(slot < k, "expert slot {slot} of {k}");
+    r.check_view("route", &route, 2 * k)?;
+    same_rows("expert matvec route", &x, &route)?;
+    matvec_impl(r, w, x, y, false, Some((route, k, slot)))
+}
+
+fn matvec_impl(
+    r: &mut Recorder,
+    w: &GpuMatrix,
+    x: View,
+    y: View,
+    accumulate: bool,
+    route: Option<(View, usize, usize)>,
+) -> Result<(), GpuError> {
+    r.check_view("matvec x", &x, w.cols)?;
+    r.check_view("matvec y", &y, w.rows)?;
+    same_rows("matvec", &x, &y)?;
+    let ty = w.ty.define();
+    let defines: &[&'static str] = match route {
+        Some(_) => &[ty, "EXPERT"],
+        None => &[ty],
+    };
+    let tt = if route.is_some() { 1 } else { 4 };
+    let (rv, k, slot) = route.unwrap_or((View::one(0, 0), 0, 0));
+    for s in &w.shards {
+        let [xo, xs, xm] = w3(&x);
+        let [yo, ys, ym] = w3(&y);
+        let [ro, rs, rm] = w3(&rv);
+        let p = [
+            xo,
+            xs,
+            xm,
+            s.rows.len() as u32,
+            yo,
+            ys,
+            ym,
+            w.cols as u32,
+            s.rows.start as u32,
+            s.scale_off,
+            accumulate as u32,
+            s.experts.start as u32,
+            ro,
+            rs,
+            rm,
+            k as u32,
+            slot as u32,
+            s.experts.len() as u32,
+            0,
+            0,
+        ];
+        let g = grid(
+            s.rows.len().div_ceil(rows_per_wg(r)),
+            tokens(r, &x).div_ceil(tt),
+        );
+        r.push(Kernel::MatVec, defines, &p, vec![Bind::whole(&s.buffer)], g)?;
+    }
+    Ok(())
+}
+
+/// LoRA / low-rank adapter: tmp = A·x, then y += B·tmp (two matvecs).
+pub fn lora(
+    r: &mut Recorder,
+    a: &GpuMatrix,
+    b: &GpuMatrix,
+    x: View,
+    tmp: View,
+    y: View,
+) -> Result<(), GpuError> {
+    matvec(r, a, x, tmp, false)?;
+    matvec(r, b, tmp, y, true)
+}
+
+/// out[t] = table[tokens[tok_off + t]] (embedding lookup; ids are checked by the caller).
+pub fn embed(
+    r: &mut Recorder,
+    table: &GpuMatrix,
+    ids: &Bind,
+    tok_off: usize,
+    out: View,
+) -> Result<(), GpuError> {
+    ensure!(table.experts == 1, "embedding table with experts");
+    r.check_view("embed out", &out, table.cols)?;
+    ensure!(
+        ids.floats() >= tok_off + tokens(r, &out),
+        "embed: token buffer too small"
+    );
+    for s in &table.shards {
+        let [o, st, m] = w3(&out);
+        let p = [
+            o,
+            st,
+            m,
+            table.cols as u32,
+            s.rows.start as u32,
+            s.rows.len() as u32,
+            s.scale_off,
+            tok_off as u32,
+        ];
+        let g = grid(table.cols.div_ceil(WG), tokens(r, &out));
+        r.push(
+            Kernel::Embed,
+            &[table.ty.define()],
+            &p,
+            vec![Bind::whole(&s.buffer), ids.clone()],
+            g,
+        )?;
+    }
+    Ok(())
+}
+
+/// y = w ⊙ x / rms(x) (no weight: plain normalisation).
+pub fn rms_norm(
+    r: &mut Recorder,
+    x: View,
+    y: View,
+    w: Option<&Bind>,
+    eps: f32,
+) -> Result<(), GpuError> {
+    let len = x.width;
+    r.check_view("rms_norm y", &y, len)?;
+    r.check_view("rms_norm x", &x, len)?;
+    same_rows("rms_norm", &x, &y)?;
+    if let Some(w) = w {
+        floats("rms_norm weight", w, len)?;
+    }
+    let [xo, xs, xm] = w3(&x);
+    let [yo, ys, ym] = w3(&y);
+    let p = [
+        xo,
+        xs,
+        xm,
+        len as u32,
+        yo,
+        ys,
+        ym,
+        w.is_some() as u32,
+        eps.to_bits(),
+        0,
+        0,
+        0,
+    ];
+    let w = w.cloned().unwrap_or_else(|| r.dummy());
+    let g = grid(tokens(r, &y), 1);
+    r.push(Kernel::RmsNorm, &[], &p, vec![w], g)
+}
+
+/// y = w ⊙ groupnorm(x ⊙ silu(z)) over groups of `group` floats.
+pub fn gated_rms_norm(
+    r: &mut Recorder,
+    x: View,
+    z: View,
+    y: View,
+    w: &Bind,
+    group: usize,
+    eps: f32,
+) -> Result<(), GpuError> {
+    let len = x.width;
+    r.check_view("gated_rms_norm x", &x, len)?;
+    r.check_view("gated_rms_norm z", &z, len)?;
+    r.check_view("gated_rms_norm y", &y, len)?;
+    same_rows("gated_rms_norm", &x, &y)?;
+    ensure!(
+        group > 0 && len.is_multiple_of(group),
+        "gated_rms_norm: {len} not in groups of {group}"
+    );
+    floats("gated_rms_norm weight", w, len)?;
+    let [xo, xs, xm] = w3(&x);
+    let [zo, zs, zm] = w3(&z);
+    let [yo, ys, ym] = w3(&y);
+    let p = [
+        xo,
+        xs,
+        xm,
+        len as u32,
+        zo,
+        zs,
+        zm,
+        group as u32,
+        yo,
+        ys,
+        ym,
+        eps.to_bits(),
+    ];
+    let g = grid(tokens(r, &y) * (len / group), 1);
+    r.push(Kernel::GatedRmsNorm, &[], &p, vec![w.clone()], g)
+}
+
+/// Depthwise causal conv step + SiLU over the rows in order; `state` is `[channels, k]`.
+pub fn conv1d_silu(
+    r: &mut Recorder,
+    x: View,
+    y: View,
+    state: &Bind,
+    w: &Bind,
+    b: Option<&Bind>,
+    k: usize,
+) -> Result<(), GpuError> {
+    let c = x.width;
+    r.check_view("conv y", &y, c)?;
+    r.check_view("conv x", &x, c)?;
+    same_rows("conv", &x, &y)?;
+    ensure!(
+        (1..=8).contains(&k),
+        "conv: kernel width {k} (1..=8 supported)"
+    );
+    floats("conv state", state, c * k)?;
+    floats("conv weight", w, c * k)?;
+    if let Some(b) = b {
+        floats("conv bias", b, c)?;
+    }
+    let [xo, xs, xm] = w3(&x);
+    let [yo, ys, ym] = w3(&y);
+    let p = [
+        xo,
+        xs,
+        xm,
+        c as u32,
+        yo,
+        ys,
+        ym,
+        k as u32,
+        b.is_some() as u32,
+        0,
+        0,
+        0,
+    ];
+    let b = b.cloned().unwrap_or_else(|| r.dummy());
+    let g = grid(c.div_ceil(WG), 1);
+    r.push(
+        Kernel::Conv1dSilu,
+        &[],
+        &p,
+        vec![state.clone(), w.clone(), b],
+        g,
+    )
+}
+
+/// In place: x = max(softplus(x + bias), min).
+pub fn softplus(
+    r: &mut Recorder,
+    x: View,
+    bias: Option<&Bind>,
+    min: Option<f32>,
+) -> Result<(), GpuError> {
+    let len = x.width;
+    r.check_view("softplus x", &x, len)?;
+    if let Some(b) = bias {
+        floats("softplus bias", b, len)?;
+    }
+    let [xo, xs, xm] = w3(&x);
+    let p = [
+        xo,
+        xs,
+        xm,
+        len as u32,
+        bias.is_some() as u32,
+        min.is_some() as u32,
+        min.unwrap_or(0.0).to_bits(),
+        0,
+    ];
+    let b = bias.cloned().unwrap_or_else(|| r.dummy());
+    let g = grid(len.div_ceil(WG), tokens(r, &x));
+    r.push(Kernel::Softplus, &[], &p, vec![b], g)
+}
+
+/// Arena views of a selective scan: x, dt, B, C in; y out.
+#[derive(Clone, Copy, Debug)]
+pub struct ScanViews {
+    pub x: View,
+    pub dt: View,
+    pub b: View,
+    pub c: View,
+    pub y: View,
+}
+
+fn scan_words(v: &ScanViews, extra: [u32; 4]) -> [u32; 20] {
+    let mut p = [0u32; 20];
+    for (i, view) in [v.x, v.dt, v.b, v.c, v.y].iter().enumerate() {
+        p[4 * i..4 * i + 3].copy_from_slice(&view.words());
+        p[4 * i + 3] = extra.get(i).copied().unwrap_or(0);
+    }
+    p
+}
+
+/// Mamba-1 scan: state `[I, N]`, a `[I, N]` (= −exp(A_log)), d `[I]`.
+pub fn ssm_scan1(
+    r: &mut Recorder,
+    v: ScanViews,
+    state: &Bind,
+    a: &Bind,
+    d: &Bind,
+) -> Result<(), GpuError> {
+    let (i, n) = (v.x.width, v.b.width);
+    r.check_view("scan1 x", &v.x, i)?;
+    r.check_view("scan1 dt", &v.dt, i)?;
+    r.check_view("scan1 b", &v.b, n)?;
+    r.check_view("scan1 c", &v.c, n)?;
+    r.check_view("scan1 y", &v.y, i)?;
+    same_rows("scan1", &v.x, &v.y)?;
+    floats("scan1 state", state, i * n)?;
+    floats("scan1 A", a, i * n)?;
+    floats("scan1 D", d, i)?;
+    let p = scan_words(&v, [i as u32, n as u32, 0, 0]);
+    let g = grid(i.div_ceil(WG), 1);
+    r.push(
+        Kernel::SsmScan1,
+        &[],
+        &p,
+        vec![state.clone(), a.clone(), d.clone()],
+        g,
+    )
+}
+
+/// Mamba-2 scan: state `[heads, P, N]`, a and d `[heads]`; B and C `[groups·N]`.
+pub fn ssm_scan2(
+    r: &mut Recorder,
+    v: ScanViews,
+    state: &Bind,
+    a: &Bind,
+    d: &Bind,
+    heads: usize,
+    groups: usize,
+) -> Result<(), GpuError> {
+    ensure!(
+        heads > 0 && groups > 0 && heads.is_multiple_of(groups),
+        "scan2: {heads} heads in {groups} groups"
+    );
+    let inner = v.x.width;
+    ensure!(
+        inner.is_multiple_of(heads),
+        "scan2: width {inner} not {heads} heads"
+    );
+    ensure!(
+        v.b.width.is_multiple_of(groups),
+        "scan2: B width {} not {groups} groups",
+        v.b.width
+    );
+    let (pdim, n) = (inner / heads, v.b.width / groups);
+    r.check_view("scan2 x", &v.x, inner)?;
+    r.check_view("scan2 dt", &v.dt, heads)?;
+    r.check_view("scan2 b", &v.b, groups * n)?;
+    r.check_view("scan2 c", &v.c, groups * n)?;
+    r.check_view("scan2 y", &v.y, inner)?;
+    same_rows("scan2", &v.x, &v.y)?;
+    floats("scan2 state", state, inner * n)?;
+    floats("scan2 A", a, heads)?;
+    floats("scan2 D", d, heads)?;
+    let p = scan_words(&v, [heads as u32, pdim as u32, n as u32, groups as u32]);
+    let g = grid(inner.div_ceil(rows_per_wg(r)), 1);
+    r.push(
+        Kernel::SsmScan2,
+        &[],
+        &p,
+        vec![state.clone(), a.clone(), d.clone()],
+        g,
+    )
+}
+
+/// Gated-MLP activation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Glu {
+    Silu,
+    Gelu,
+}
+
+/// y = act(gate) ⊙ up.
+pub fn glu(r: &mut Recorder, act: Glu, gate: View, up: View, y: View) -> Result<(), GpuError> {
+    let len = y.width;
+    r.check_view("glu gate", &gate, len)?;
+    r.check_view("glu up", &up, len)?;
+    r.check_view("glu y", &y, len)?;
+    let [go, gs, gm] = w3(&gate);
+    let [uo, us, um] = w3(&up);
+    let [yo, ys, ym] = w3(&y);
+    let p = [go, gs, gm, len as u32, uo, us, um, 0, yo, ys, ym, 0];
+    let def = match act {
+        Glu::Silu => "SILU",
+        Glu::Gelu => "GELU",
+    };
+    let g = grid(len.div_ceil(WG), tokens(r, &y));
+    r.push(Kernel::Glu, &[def], &p, vec![], g)
+}
+
+/// y = a + b (a may be y itself: acc += x).
+pub fn add(r: &mut Recorder, a: View, b: View, y: View) -> Result<(), GpuError> {
+    add_impl(r, a, b, y, None)
+}
+
+/// acc += w_slot · x with the route weight of `slot`.
+pub fn scale_add(
+    r: &mut Recorder,
+    acc: View,
+    x: View,
+    route: View,
+    k: usize,
+    slot: usize,
+) -> Result<(), GpuError> {
+    ensure!(slot < k, "scale_add slot {slot} of {k}");
+    r.check_view("scale_add route", &route, 2 * k)?;
+    add_impl(r, acc, x, acc, Some((route, k, slot)))
+}
+
+fn add_impl(
+    r: &mut Recorder,
+    a: View,
+    b: View,
+    y: View,
+    route: Option<(View, usize, usize)>,
+) -> Result<(), GpuError> {
+    let len = y.width;
+    r.check_view("add a", &a, len)?;
+    r.check_view("add b", &b, len)?;
+    r.check_view("add y", &y, len)?;
+    let (rv, k, slot) = route.unwrap_or((View::one(0, 0), 0, 0));
+    let [ao, as_, am] = w3(&a);
+    let [bo, bs, bm] = w3(&b);
+    let [yo, ys, ym] = w3(&y);
+    let [ro, rs, rm] = w3(&rv);
+    let p = [
+        ao,
+        as_,
+        am,
+        len as u32,
+        bo,
+        bs,
+        bm,
+        k as u32,
+        yo,
+        ys,
+        ym,
+        slot as u32,
+        ro,
+        rs,
+        rm,
+        0,
+    ];
+    let g = grid(len.div_ceil(WG), tokens(r, &y));
+    r.push(Kernel::Add, &[], &p, vec![], g)
+}
+
+/// y += b.
+pub fn add_bias(r: &mut Recorder, y: View, b: &Bind) -> Result<(), GpuError> {
+    let len = y.width;
+    r.check_view("add_bias y", &y, len)?;
+    floats("bias", b, len)?;
+    let [yo, ys, ym] = w3(&y);
+    let g = grid(len.div_ceil(WG), tokens(r, &y));
+    r.push(
+        Kernel::AddBias,
+        &[],
+        &[yo, ys, ym, len as u32],
+        vec![b.clone()],
+        g,
+    )
+}
+
+/// y = x.
+pub fn copy(r: &mut Recorder, x: View, y: View) -> Result<(), GpuError> {
+    r.check_view("copy x", &x, y.width)?;
+    copy_impl(r, x, y, false)
+}
+
+/// y = 0.
+pub fn zero(r: &mut Recorder, y: View) -> Result<(), GpuError> {
+    copy_impl(r, y, y, true)
+}
+
+fn copy_impl(r: &mut Recorder, x: View, y: View, zero: bool) -> Result<(), GpuError> {
+    let len = y.width;
+    r.check_view("copy y", &y, len)?;
+    let [xo, xs, xm] = w3(&x);
+    let [yo, ys, ym] = w3(&y);
+    let p = [xo, xs, xm, len as u32, yo, ys, ym, zero as u32];
+    let g = grid(len.div_ceil(WG), tokens(r, &y));
+    r.push(Kernel::Copy, &[], &p, vec![], g)
+}
+
+/// In place RoPE of `heads` × `head_dim` (all dims rotate; `inv_freq` has head_dim/2 entries,
+/// built with `cpu::rope::rope_inv_freq`). `neox`: pairs (i, i + d/2), else (2i, 2i + 1).
+pub fn rope(
+    r: &mut Recorder,
+    x: View,
+    heads: usize,
+    head_dim: usize,
+    inv_freq: &Bind,
+    neox: bool,
+) -> Result<(), GpuError> {
+    ensure!(
+        head_dim > 0 && head_dim.is_multiple_of(2),
+        "rope: head dim {head_dim} must be even"
+    );
+    r.check_view("rope x", &x, heads * head_dim)?;
+    floats("rope inv_freq", inv_freq, head_dim / 2)?;
+    let [xo, xs, xm] = w3(&x);
+    let p = [
+        xo,
+        xs,
+        xm,
+        heads as u32,
+        head_dim as u32,
+        head_dim as u32,
+        neox as u32,
+        0,
+    ];
+    let g = grid((heads * head_dim / 2).div_ceil(WG), tokens(r, &x));
+    r.push(Kernel::Rope, &[], &p, vec![inv_freq.clone()], g)
+}
+
+/// Shape of an attention call site and its ring.
+#[derive(Clone, Copy, Debug)]
+pub struct AttnShape {
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    pub scale: f32,
+    pub sinks: usize,
+    pub window: usize,
+}
+
+impl AttnShape {
+    /// Floats of the ring (keys then values).
+    pub fn ring_floats(&self) -> usize {
+        2 * (self.sinks + self.window) * self.kv_heads * self.head_dim
+    }
+
+    /// Floats of the scores scratch.
+    pub fn scratch_floats(&self) -> usize {
+        self.kv_heads * (self.sinks + self.window)
+    }
+}
+
+/// Append k, v to the ring, then attention of q over it, row by row.
+#[allow(clippy::too_many_arguments)]
+pub fn attend(
+    r: &mut Recorder,
+    s: AttnShape,
+    q: View,
+    k: View,
+    v: View,
+    y: View,
+    ring: &Bind,
+    scratch: &Bind,
+) -> Result<(), GpuError> {
+    ensure!(
+        s.kv_heads > 0 && s.heads.is_multiple_of(s.kv_heads),
+        "attend: {} heads over {} kv heads",
+        s.heads,
+        s.kv_heads
+    );
+    ensure!(s.window > 0, "attend: empty window");
+    let (qw, kw) = (s.heads * s.head_dim, s.kv_heads * s.head_dim);
+    r.check_view("attend q", &q, qw)?;
+    r.check_view("attend k", &k, kw)?;
+    r.check_view("attend v", &v, kw)?;
+    r.check_view("attend y", &y, qw)?;
+    same_rows("attend", &q, &y)?;
+    same_rows("attend k", &k, &y)?;
+    floats("kv ring", ring, s.ring_floats())?;
+    floats("attention scratch", scratch, s.scratch_floats())?;
+    let [qo, qs, qm] = w3(&q);
+    let [ko, ks, km] = w3(&k);
+    let [vo, vs, vm] = w3(&v);
+    let [yo, ys, ym] = w3(&y);
+    let p = [
+        qo,
+        qs,
+        qm,
+        s.heads as u32,
+        ko,
+        ks,
+        km,
+        s.kv_heads as u32,
+        vo,
+        vs,
+        vm,
+        s.head_dim as u32,
+        yo,
+        ys,
+        ym,
+        s.scale.to_bits(),
+        s.sinks as u32,
+        s.window as u32,
+        0,
+        0,
+    ];
+    r.push(
+        Kernel::Attend,
+        &[],
+        &p,
+        vec![ring.clone(), scratch.clone()],
+        grid(s.kv_heads, 1),
+    )
+}
+
+/// route = [top-k probabilities of softmax(logits) (not renormalised), their ids as f32].
+pub fn moe_route(r: &mut Recorder, logits: View, route: View, k: usize) -> Result<(), GpuError> {
+    let e = logits.width;
+    ensure!(
+        (1..=256).contains(&e) && (1..=e).contains(&k),
+        "moe_route: top {k} of {e} experts"
+    );
+    r.check_view("moe logits", &logits, e)?;
+    r.check_view("moe route", &route, 2 * k)?;
+    same_rows("moe_route", &logits, &route)?;
+    let [lo, ls, lm] = w3(&logits);
+    let [ro, rs, rm] = w3(&route);
+    let p = [lo, ls, lm, e as u32, ro, rs, rm, k as u32];
+    r.push(
+        Kernel::MoeRoute,
+        &[],
+        &p,
+        vec![],
+        grid(tokens(r, &route), 1),
+    )
+}
+
+/// ids[out] = argmax(logits) (ties to the lowest id).
+pub fn argmax(r: &mut Recorder, logits: View, ids: &Bind, out: usize) -> Result<(), GpuError> {
+    sample_impl(r, Kernel::Argmax, logits, ids, out)
+}
+
+/// ids[out] = a top-k / top-p / min-p draw at the Step's temperature and uniform number.
+pub fn sample_top_k(
+    r: &mut Recorder,
+    logits: View,
+    ids: &Bind,
+    out: usize,
+) -> Result<(), GpuError> {
+    sample_impl(r, Kernel::SampleTopK, logits, ids, out)
+}
+
+fn sample_impl(
+    r: &mut Recorder,
+    kernel: Kernel,
+    logits: View,
+    ids: &Bind,
+    out: usize,
+) -> Result<(), GpuError> {
+    ensure!(
+        logits.rows != Rows::All || r.max_rows == 1,
+        "sampling reads one logits row"
+    );
+    r.check_view("logits", &logits, logits.width)?;
+    ensure!(ids.floats() > out, "token id slot {out} outside its buffer");
+    let [lo, ls, lm] = w3(&logits);
+    let p = [lo, ls, lm, logits.width as u32, out as u32, 0, 0, 0];
+    r.push(kernel, &[], &p, vec![ids.clone()], [1, 1, 1])
+}

@@ -1,0 +1,244 @@
+//! Weight repacking for the GPU (no GPU needed): ggml blocks are split into a quant plane and
+//! a 256-byte-aligned f16 scale plane so that a kernel reads aligned `u32` words; float types
+//! are copied. Q4_K / Q6_K (which the WGSL kernels do not decode) become F32, exactly.
+//!
+//! Quant plane: Q8_0 one byte per element (8 words per 32-block), Q4_0 ggml's nibble order
+//! (4 words per block: byte j = element j low nibble, j + 16 high), F16/BF16 two elements per
+//! word, F32 one. Scale plane (Q8_0/Q4_0): one f16 per block, two per word, at `scale_off`.
+//! A matrix too large for one binding is split into shards: by rows (one expert) or by whole
+//! experts (stacked expert matrices, so a kernel can pick the expert per token).
+
+use std::ops::Range;
+
+use crate::cpu::matvec::{WeightView, dequantize_row_into};
+use crate::dtype::GgmlType;
+
+/// Storage type on the GPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GpuType {
+    F32,
+    F16,
+    BF16,
+    Q8_0,
+    Q4_0,
+}
+
+impl GpuType {
+    /// How weights of `ty` are stored on the GPU.
+    pub fn of(ty: GgmlType) -> Option<GpuType> {
+        Some(match ty {
+            GgmlType::F32 | GgmlType::Q4_K | GgmlType::Q6_K => GpuType::F32,
+            GgmlType::F16 => GpuType::F16,
+            GgmlType::BF16 => GpuType::BF16,
+            GgmlType::Q8_0 => GpuType::Q8_0,
+            GgmlType::Q4_0 => GpuType::Q4_0,
+            _ => return None,
+        })
+    }
+
+    /// The shader define selecting this type.
+    pub fn define(self) -> &'static str {
+        match self {
+            GpuType::F32 => "F32",
+            GpuType::F16 => "F16",
+            GpuType::BF16 => "BF16",
+            GpuType::Q8_0 => "Q8_0",
+            GpuType::Q4_0 => "Q4_0",
+        }
+    }
+
+    fn quant_bytes(self, elems: u64) -> u64 {
+        match self {
+            GpuType::F32 => 4 * elems,
+            GpuType::F16 | GpuType::BF16 => 2 * elems,
+            GpuType::Q8_0 => elems,
+            GpuType::Q4_0 => elems / 2,
+        }
+    }
+
+    fn is_blocked(self) -> bool {
+        matches!(self, GpuType::Q8_0 | GpuType::Q4_0)
+    }
+}
+
+/// Byte layout of one shard holding `elems` elements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShardLayout {
+    /// Index (in u32 words) of the scale plane; 0 for float types.
+    pub scale_off: u32,
+    /// Total bytes (a multiple of 4).
+    pub bytes: u64,
+}
+
+const PLANE_ALIGN: u64 = 256;
+
+/// The layout of a shard of `elems` elements of type `ty`.
+pub fn layout(ty: GpuType, elems: u64) -> ShardLayout {
+    let q = ty.quant_bytes(elems).next_multiple_of(4);
+    if ty.is_blocked() {
+        let scale_at = q.next_multiple_of(PLANE_ALIGN);
+        let scales = (2 * (elems / 32)).next_multiple_of(4);
+        ShardLayout {
+            scale_off: (scale_at / 4) as u32,
+            bytes: scale_at + scales,
+        }
+    } else {
+        ShardLayout {
+            scale_off: 0,
+            bytes: q.max(4),
+        }
+    }
+}
+
+/// One shard: experts × rows of the matrix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardSpec {
+    pub experts: Range<usize>,
+    pub rows: Range<usize>,
+}
+
+/// Splits `experts` matrices of `rows × cols` into shards of at most `max_bytes` each.
+/// Returns `None` when even one row (or, for several experts, one expert) does not fit.
+pub fn plan_shards(
+    ty: GpuType,
+    rows: usize,
+    cols: usize,
+    experts: usize,
+    max_bytes: u64,
+) -> Option<Vec<ShardSpec>> {
+    let fits = |elems: u64| layout(ty, elems).bytes <= max_bytes;
+    let row_elems = cols as u64;
+    if experts > 1 {
+        let per = (1..=experts)
+            .take_while(|&e| fits(e as u64 * rows as u64 * row_elems))
+            .last()?;
+        return Some(
+            (0..experts)
+                .step_by(per)
+                .map(|e| ShardSpec {
+                    experts: e..(e + per).min(experts),
+                    rows: 0..rows,
+                })
+                .collect(),
+        );
+    }
+    if !fits(row_elems) {
+        return None;
+    }
+    // Largest row count that fits (binary search: the layout is monotone in rows).
+    let (mut lo, mut hi) = (1usize, rows.max(1));
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if fits(mid as u64 * row_elems) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Some(
+        (0..rows.max(1))
+            .step_by(lo)
+            .map(|r| ShardSpec {
+                experts: 0..1,
+                rows: r..(r + lo).min(rows),
+            })
+            .collect(),
+    )
+}
+
+/// Repacks `shard` of the matrices `views` (one per expert, same type and shape) into `out`
+/// (cleared first; exactly `layout(..).bytes` long afterwards).
+pub fn repack(views: &[WeightView], shard: &ShardSpec, out: &mut Vec<u8>) -> Option<GpuType> {
+    let v0 = views.first()?;
+    let ty = GpuType::of(v0.ty)?;
+    let cols = v0.cols;
+    let elems = (shard.experts.len() * shard.rows.len() * cols) as u64;
+    let lay = layout(ty, elems);
+    out.clear();
+    out.resize(lay.bytes as usize, 0);
+    let scale_at = 4 * lay.scale_off as usize;
+    let (mut q, mut s) = (0usize, 0usize);
+    let mut tmp = vec![0.0f32; if ty == GpuType::F32 { cols } else { 0 }];
+    for v in &views[shard.experts.clone()] {
+        for r in shard.rows.clone() {
+            let row = v.row(r);
+            match ty {
+                GpuType::Q8_0 | GpuType::Q4_0 => {
+                    let (bb, qb) = if ty == GpuType::Q8_0 {
+                        (34, 32)
+                    } else {
+                        (18, 16)
+                    };
+                    for blk in row.chunks_exact(bb) {
+                        out[scale_at + s..scale_at + s + 2].copy_from_slice(&blk[..2]);
+                        s += 2;
+                        out[q..q + qb].copy_from_slice(&blk[2..]);
+                        q += qb;
+                    }
+                }
+                GpuType::F16 | GpuType::BF16 => {
+                    out[q..q + row.len()].copy_from_slice(row);
+                    q += row.len();
+                }
+                GpuType::F32 => {
+                    dequantize_row_into(v, r, &mut tmp);
+                    for x in &tmp {
+                        out[q..q + 4].copy_from_slice(&x.to_le_bytes());
+                        q += 4;
+                    }
+                }
+            }
+        }
+    }
+    Some(ty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::quantize;
+    use crate::testutil::Rng;
+
+    #[test]
+    fn q8_planes_hold_quants_then_aligned_scales() {
+        let mut r = Rng::new(7);
+        let x = r.normal_vec(3 * 64);
+        let bytes = quantize(GgmlType::Q8_0, &x).unwrap();
+        let v = WeightView::new(GgmlType::Q8_0, &bytes, 3, 64).unwrap();
+        let shard = ShardSpec {
+            experts: 0..1,
+            rows: 1..3,
+        };
+        let mut out = Vec::new();
+        assert_eq!(repack(&[v], &shard, &mut out), Some(GpuType::Q8_0));
+        let lay = layout(GpuType::Q8_0, 128);
+        assert_eq!(lay.scale_off, 64, "128 quant bytes, scales at the next 256");
+        assert_eq!(out.len() as u64, lay.bytes);
+        // Row 1, block 0 of the source is the first block of the shard.
+        assert_eq!(&out[..32], &bytes[68 + 2..68 + 34]);
+        assert_eq!(&out[256..258], &bytes[68..70]);
+        assert_eq!(&out[258..260], &bytes[68 + 34..68 + 36]);
+    }
+
+    #[test]
+    fn shards_respect_the_binding_limit() {
+        let s = plan_shards(GpuType::Q8_0, 1000, 64, 1, 4096).unwrap();
+        assert!(s.len() > 1);
+        assert_eq!(s.first().unwrap().rows.start, 0);
+        assert_eq!(s.last().unwrap().rows.end, 1000);
+        for w in s.windows(2) {
+            assert_eq!(w[0].rows.end, w[1].rows.start);
+        }
+        for sh in &s {
+            assert!(layout(GpuType::Q8_0, (sh.rows.len() * 64) as u64).bytes <= 4096);
+        }
+        let e = plan_shards(GpuType::F32, 8, 8, 5, 600).unwrap();
+        assert_eq!(e.len(), 3, "two experts of 256 bytes per shard");
+        assert_eq!(e[2].experts, 4..5);
+        assert!(plan_shards(GpuType::F32, 8, 1024, 1, 1024).is_none());
+        assert_eq!(
+            plan_shards(GpuType::F32, 4, 4, 1, 1 << 20).unwrap().len(),
+            1
+        );
+    }
+}

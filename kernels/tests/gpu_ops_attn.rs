@@ -1,0 +1,253 @@
+//! GPU RoPE, KV-ring attention with sinks, MoE routing, argmax and top-k sampling against the
+//! CPU kernels (and the CPU sampler's chain) on every tier. Tolerance 2e-5 · max|cpu| + 1e-5;
+//! sampled ids must be equal (draws within 1e-4 of a cumulative boundary are skipped).
+#![cfg(feature = "gpu")]
+
+mod gpu_common;
+
+use gpu_common::{Harness, Rng, close, contexts, dense, step};
+use weft_kernels::cpu::{attn, moe, rope};
+use weft_kernels::gpu::ops::{self, AttnShape};
+use weft_kernels::gpu::{Step, View};
+
+#[test]
+fn rope_both_layouts_match_cpu_at_large_positions() {
+    for ctx in contexts() {
+        let (heads, hd, n, pos0) = (3, 64, 2, 70_000);
+        let mut r = Rng::new(1);
+        let x = r.vec(n * heads * hd);
+        let inv: Vec<f32> = (0..hd / 2)
+            .map(|i| rope::rope_inv_freq(i, hd, 10_000.0))
+            .collect();
+        for (neox, mode) in [
+            (true, rope::RopeMode::Neox),
+            (false, rope::RopeMode::Normal),
+        ] {
+            let mut h = Harness::new(ctx, n * heads * hd, n);
+            h.put(0, &x);
+            let ib = h.buffer(&inv);
+            h.run(step(n, pos0), |rec| {
+                ops::rope(rec, dense(0, heads * hd), heads, hd, &ib, neox)
+            });
+            let got = h.get(0, n * heads * hd);
+            for t in 0..n {
+                let mut want = x[t * heads * hd..(t + 1) * heads * hd].to_vec();
+                rope::rope_inplace(&mut want, heads, hd, hd, (pos0 + t) as u32, 10_000.0, mode);
+                close(
+                    "rope",
+                    &got[t * heads * hd..(t + 1) * heads * hd],
+                    &want,
+                    2e-5,
+                    2e-5,
+                );
+            }
+        }
+    }
+}
+
+/// The CPU side: a StreamingLLM ring (sinks + window) as the runtime keeps it.
+struct Ring {
+    sinks: usize,
+    window: usize,
+    width: usize,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    filled: usize,
+}
+
+impl Ring {
+    fn append(&mut self, pos: usize, k: &[f32], v: &[f32]) {
+        let s = if pos < self.sinks {
+            pos
+        } else {
+            self.sinks + (pos - self.sinks) % self.window
+        };
+        self.k[s * self.width..(s + 1) * self.width].copy_from_slice(k);
+        self.v[s * self.width..(s + 1) * self.width].copy_from_slice(v);
+        self.filled = self.filled.max(s + 1);
+    }
+}
+
+#[test]
+fn attention_over_a_wrapping_ring_with_sinks_matches_cpu() {
+    for ctx in contexts() {
+        let s = AttnShape {
+            heads: 4,
+            kv_heads: 2,
+            head_dim: 16,
+            scale: 0.25,
+            sinks: 2,
+            window: 5,
+        };
+        let (qw, kw) = (s.heads * s.head_dim, s.kv_heads * s.head_dim);
+        let mut cpu = Ring {
+            sinks: 2,
+            window: 5,
+            width: kw,
+            k: vec![0.0; 7 * kw],
+            v: vec![0.0; 7 * kw],
+            filled: 0,
+        };
+        let mut r = Rng::new(2);
+        let chunk = 3;
+        let mut h = Harness::new(ctx, 4096, chunk);
+        let ring = h.buffer(&vec![0.0; s.ring_floats()]);
+        let scratch = h.buffer(&vec![0.0; s.scratch_floats()]);
+        let list = h.record(|rec| {
+            let (q, k, v, y) = (
+                dense(0, qw),
+                dense(512, kw),
+                dense(1024, kw),
+                dense(2048, qw),
+            );
+            ops::attend(rec, s, q, k, v, y, &ring, &scratch)
+        });
+        let mut pos = 0;
+        // Decode-sized and prefill-sized runs, wrapping the window several times.
+        for n in [1, 3, 1, 2, 3, 3, 1, 3] {
+            let (q, k, v) = (r.vec(n * qw), r.vec(n * kw), r.vec(n * kw));
+            h.put(0, &q);
+            h.put(512, &k);
+            h.put(1024, &v);
+            ctx.run(&h.step, &step(n, pos), &[&list]);
+            let got = h.get(2048, n * qw);
+            for t in 0..n {
+                cpu.append(pos + t, &k[t * kw..(t + 1) * kw], &v[t * kw..(t + 1) * kw]);
+                let mut want = vec![0.0; qw];
+                let mut scores = vec![0.0; 7];
+                attn::attend(
+                    &q[t * qw..(t + 1) * qw],
+                    &cpu.k,
+                    &cpu.v,
+                    cpu.filled,
+                    s.heads,
+                    s.kv_heads,
+                    s.head_dim,
+                    s.scale,
+                    &mut scores,
+                    &mut want,
+                );
+                close(
+                    &format!("attend pos {}", pos + t),
+                    &got[t * qw..(t + 1) * qw],
+                    &want,
+                    2e-5,
+                    1e-5,
+                );
+            }
+            pos += n;
+        }
+        let keys = h.read(&ring);
+        assert_eq!(&keys[..7 * kw], &cpu.k[..], "ring keys are copies: exact");
+    }
+}
+
+#[test]
+fn moe_routing_matches_cpu() {
+    for ctx in contexts() {
+        let (e, k, n) = (16, 2, 3);
+        let mut r = Rng::new(3);
+        let mut logits = r.vec(n * e);
+        logits[e + 3] = logits[e + 7]; // a tie in row 1
+        let mut h = Harness::new(ctx, 256, n);
+        h.put(0, &logits);
+        h.run(step(n, 0), |rec| {
+            ops::moe_route(rec, dense(0, e), dense(128, 2 * k), k)
+        });
+        let got = h.get(128, n * 2 * k);
+        for t in 0..n {
+            let (mut p, mut idx, mut w) = (vec![0.0; e], vec![0usize; k], vec![0.0; k]);
+            moe::top_k_softmax_no_renorm(&logits[t * e..(t + 1) * e], k, &mut p, &mut idx, &mut w);
+            let row = &got[t * 2 * k..(t + 1) * 2 * k];
+            close("moe weights", &row[..k], &w, 2e-5, 1e-6);
+            let ids: Vec<usize> = row[k..].iter().map(|&v| v as usize).collect();
+            assert_eq!(ids, idx, "moe ids row {t}");
+        }
+    }
+}
+
+/// The CPU sampler's chain in f64: top-k (sorted) → softmax at temp → min-p → top-p → draw.
+/// Returns the id, or None when `u` falls within 1e-4 of a cumulative boundary.
+fn reference_draw(l: &[f32], k: usize, temp: f32, top_p: f32, min_p: f32, u: f32) -> Option<u32> {
+    let mut ids: Vec<usize> = (0..l.len()).filter(|&i| l[i].is_finite()).collect();
+    ids.sort_by(|&a, &b| l[b].total_cmp(&l[a]).then(a.cmp(&b)));
+    ids.truncate(k);
+    let p: Vec<f64> = ids
+        .iter()
+        .map(|&i| (((l[i] - l[ids[0]]) / temp) as f64).exp())
+        .collect();
+    let z: f64 = p.iter().sum();
+    let mut keep = p.iter().take_while(|&&v| v >= min_p as f64).count().max(1);
+    if top_p < 1.0 {
+        let mut cum = 0.0;
+        for (j, v) in p[..keep].iter().enumerate() {
+            cum += v;
+            if cum >= top_p as f64 * z {
+                keep = j + 1;
+                break;
+            }
+        }
+    }
+    let total: f64 = p[..keep].iter().sum();
+    let target = u as f64 * total;
+    let mut acc = 0.0;
+    for j in 0..keep {
+        acc += p[j];
+        if (acc - target).abs() < 1e-4 * total {
+            return None;
+        }
+        if target < acc {
+            return Some(ids[j] as u32);
+        }
+    }
+    Some(ids[keep - 1] as u32)
+}
+
+#[test]
+fn argmax_and_top_k_sampling_match_the_cpu_chain() {
+    for ctx in contexts() {
+        let vocab = 3000;
+        let mut r = Rng::new(4);
+        let mut h = Harness::new(ctx, vocab, 1);
+        let ids = h.buffer(&[0.0; 4]);
+        let greedy = h.record(|rec| ops::argmax(rec, View::one(0, vocab), &ids, 1));
+        let topk = h.record(|rec| ops::sample_top_k(rec, View::one(0, vocab), &ids, 2));
+        let mut checked = 0;
+        for trial in 0..12 {
+            let mut l: Vec<f32> = r.vec(vocab).iter().map(|v| 3.0 * v).collect();
+            l[100 + trial] = f32::NEG_INFINITY;
+            if trial == 0 {
+                l[5] = 50.0;
+                l[9] = 50.0; // tie: lowest id wins
+            }
+            h.put(0, &l);
+            let (k, temp, top_p, min_p) = [
+                (40, 0.8, 0.9, 0.0),
+                (64, 1.3, 1.0, 0.05),
+                (1, 1.0, 1.0, 0.0),
+            ][trial % 3];
+            let u = r.u01();
+            let st = Step {
+                n: 1,
+                top_k: k,
+                rand: u,
+                temp,
+                top_p,
+                min_p,
+                ..Step::default()
+            };
+            ctx.run(&h.step, &st, &[&greedy, &topk]);
+            let got: Vec<u32> = h.read(&ids).iter().map(|v| v.to_bits()).collect();
+            let best = (0..vocab).fold(0, |b, i| if l[i] > l[b] { i } else { b });
+            assert_eq!(got[1] as usize, best, "argmax trial {trial}");
+            if let Some(want) = reference_draw(&l, k as usize, temp, top_p, min_p, u) {
+                assert_eq!(
+                    got[2], want,
+                    "draw trial {trial} (k {k}, t {temp}, p {top_p}, min-p {min_p}, u {u})"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10);
+    }
+}

@@ -1,0 +1,249 @@
+//! GPU matvec / matmul, expert matvec, LoRA and embedding lookup against the CPU kernels, for
+//! every weight type, on every tier the adapter has. Tolerance: |gpu − cpu| ≤ 2e-5 · max|cpu|
+//! + 1e-5 (f32 accumulation in a different order; the weights decode exactly).
+#![cfg(feature = "gpu")]
+
+mod gpu_common;
+
+use gpu_common::{Harness, Rng, close, contexts, dense, step};
+use weft_kernels::GgmlType;
+use weft_kernels::cpu::matvec::{WeightView, dequantize_row_into, matvec};
+use weft_kernels::gpu::repack::{GpuType, layout};
+use weft_kernels::gpu::{GpuMatrix, Rows, View, ops};
+use weft_kernels::quant::quantize;
+
+const TYPES: [GgmlType; 7] = [
+    GgmlType::F32,
+    GgmlType::F16,
+    GgmlType::BF16,
+    GgmlType::Q8_0,
+    GgmlType::Q4_0,
+    GgmlType::Q4_K,
+    GgmlType::Q6_K,
+];
+
+/// `x` encoded as `ty`; K-quants (which weft does not quantize) get random blocks with
+/// finite, small scales.
+fn encode(ty: GgmlType, x: &[f32]) -> Vec<u8> {
+    match ty {
+        GgmlType::F32 => x.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        GgmlType::Q4_K | GgmlType::Q6_K => {
+            let mut r = Rng::new(x.len() as u64);
+            let n = x.len() / 256 * ty.block_bytes();
+            let mut b: Vec<u8> = (0..n).map(|_| (r.u01() * 256.0) as u8).collect();
+            let half = half::f16::from_f32(0.01).to_le_bytes();
+            for blk in b.chunks_exact_mut(ty.block_bytes()) {
+                if ty == GgmlType::Q4_K {
+                    blk[..2].copy_from_slice(&half);
+                    blk[2..4].copy_from_slice(&half);
+                } else {
+                    let l = blk.len();
+                    blk[l - 2..].copy_from_slice(&half);
+                }
+            }
+            b
+        }
+        _ => quantize(ty, x).unwrap(),
+    }
+}
+
+fn cpu_matvec(w: &WeightView, x: &[f32]) -> Vec<f32> {
+    let mut y = vec![0.0; w.rows];
+    matvec(w, x, &mut y);
+    y
+}
+
+#[test]
+fn matvec_and_matmul_match_cpu_for_every_type() {
+    for ctx in contexts() {
+        for ty in TYPES {
+            let (rows, cols, n) = (67, 512, 5);
+            let mut r = Rng::new(ty.id() as u64 + 1);
+            let bytes = encode(ty, &r.vec(rows * cols));
+            let w = WeightView::new(ty, &bytes, rows, cols).unwrap();
+            let x = r.vec(n * cols);
+            let gw = GpuMatrix::upload(ctx, "w", &[w]).unwrap();
+            // Sharded copy: at most ~12 rows per binding.
+            let gt = GpuType::of(ty).unwrap();
+            let limit = layout(gt, 12 * cols as u64).bytes;
+            let sharded = GpuMatrix::upload_limited(ctx, "w", &[w], limit).unwrap();
+            assert!(sharded.shards.len() > 1);
+            let (xo, yo, y2) = (0, n * cols, n * cols + n * rows);
+            for (m, label) in [(&gw, "whole"), (&sharded, "sharded")] {
+                for tokens in [1, n] {
+                    let mut h = Harness::new(ctx, y2 + n * rows, n);
+                    h.put(xo, &x);
+                    h.run(step(tokens, 0), |rec| {
+                        ops::matvec(rec, m, dense(xo, cols), dense(yo, rows), false)
+                    });
+                    let got = h.get(yo, tokens * rows);
+                    for t in 0..tokens {
+                        let want = cpu_matvec(&w, &x[t * cols..(t + 1) * cols]);
+                        let what = format!("{ty} {label} n={tokens} t={t} {:?}", ctx.tier);
+                        close(&what, &got[t * rows..(t + 1) * rows], &want, 2e-5, 1e-5);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn matvec_accumulates_and_reads_strided_and_last_rows() {
+    for ctx in contexts() {
+        let (rows, cols, n) = (40, 64, 3);
+        let mut r = Rng::new(9);
+        let bytes = encode(GgmlType::Q8_0, &r.vec(rows * cols));
+        let w = WeightView::new(GgmlType::Q8_0, &bytes, rows, cols).unwrap();
+        let gw = GpuMatrix::upload(ctx, "w", &[w]).unwrap();
+        let x = r.vec(n * 2 * cols); // rows 2·cols apart, width cols
+        let y0 = r.vec(rows);
+        let mut h = Harness::new(ctx, 4096, n);
+        h.put(0, &x);
+        h.put(3000, &y0);
+        let xv = View {
+            off: 0,
+            stride: 2 * cols,
+            width: cols,
+            rows: Rows::Last,
+        };
+        h.run(step(n, 0), |rec| {
+            ops::matvec(rec, &gw, xv, View::one(3000, rows), true)
+        });
+        let last = &x[(n - 1) * 2 * cols..(n - 1) * 2 * cols + cols];
+        let want: Vec<f32> = cpu_matvec(&w, last)
+            .iter()
+            .zip(&y0)
+            .map(|(a, b)| a + b)
+            .collect();
+        close("accumulate last row", &h.get(3000, rows), &want, 2e-5, 1e-5);
+    }
+}
+
+#[test]
+fn lora_is_two_matvecs() {
+    for ctx in contexts() {
+        let (h_dim, rank, out) = (64, 8, 48);
+        let mut r = Rng::new(10);
+        let (a, b) = (r.vec(rank * h_dim), r.vec(out * rank));
+        let (ab, bb) = (encode(GgmlType::F32, &a), encode(GgmlType::F32, &b));
+        let wa = WeightView::new(GgmlType::F32, &ab, rank, h_dim).unwrap();
+        let wb = WeightView::new(GgmlType::F32, &bb, out, rank).unwrap();
+        let (ga, gb) = (
+            GpuMatrix::upload(ctx, "a", &[wa]).unwrap(),
+            GpuMatrix::upload(ctx, "b", &[wb]).unwrap(),
+        );
+        let (x, y0) = (r.vec(h_dim), r.vec(out));
+        let mut h = Harness::new(ctx, 1024, 1);
+        h.put(0, &x);
+        h.put(512, &y0);
+        h.run(step(1, 0), |rec| {
+            ops::lora(
+                rec,
+                &ga,
+                &gb,
+                View::one(0, h_dim),
+                View::one(256, rank),
+                View::one(512, out),
+            )
+        });
+        let t = cpu_matvec(&wa, &x);
+        let want: Vec<f32> = cpu_matvec(&wb, &t)
+            .iter()
+            .zip(&y0)
+            .map(|(a, b)| a + b)
+            .collect();
+        close("lora", &h.get(512, out), &want, 2e-5, 1e-5);
+    }
+}
+
+#[test]
+fn expert_matvec_picks_each_tokens_expert() {
+    for ctx in contexts() {
+        let (e, rows, cols, n, k) = (4, 24, 64, 3, 2);
+        let mut r = Rng::new(11);
+        let bytes: Vec<Vec<u8>> = (0..e)
+            .map(|_| encode(GgmlType::Q4_0, &r.vec(rows * cols)))
+            .collect();
+        let views: Vec<WeightView> = bytes
+            .iter()
+            .map(|b| WeightView::new(GgmlType::Q4_0, b, rows, cols).unwrap())
+            .collect();
+        let whole = GpuMatrix::upload(ctx, "experts", &views).unwrap();
+        let one_per_shard = GpuMatrix::upload_limited(ctx, "experts", &views, 1200).unwrap();
+        assert_eq!(one_per_shard.shards.len(), e);
+        let x = r.vec(n * cols);
+        // Routes: [w0, w1, e0, e1] per token.
+        let route = [0.6, 0.3, 2.0, 0.0, 0.5, 0.4, 1.0, 3.0, 0.9, 0.1, 3.0, 2.0];
+        for m in [&whole, &one_per_shard] {
+            for slot in 0..k {
+                let mut h = Harness::new(ctx, 2048, n);
+                h.put(0, &x);
+                h.put(1024, &route);
+                h.run(step(n, 0), |rec| {
+                    ops::expert_matvec(
+                        rec,
+                        m,
+                        dense(0, cols),
+                        dense(512, rows),
+                        dense(1024, 2 * k),
+                        k,
+                        slot,
+                    )
+                });
+                let got = h.get(512, n * rows);
+                for t in 0..n {
+                    let ex = route[t * 4 + 2 + slot] as usize;
+                    let want = cpu_matvec(&views[ex], &x[t * cols..(t + 1) * cols]);
+                    close("expert", &got[t * rows..(t + 1) * rows], &want, 2e-5, 1e-5);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn embedding_rows_match_cpu_dequantization() {
+    for ctx in contexts() {
+        for ty in TYPES {
+            let (rows, cols) = (50, 256);
+            let mut r = Rng::new(20 + ty.id() as u64);
+            let bytes = encode(ty, &r.vec(rows * cols));
+            let w = WeightView::new(ty, &bytes, rows, cols).unwrap();
+            let limit = layout(GpuType::of(ty).unwrap(), 16 * cols as u64).bytes;
+            let table = GpuMatrix::upload_limited(ctx, "embd", &[w], limit).unwrap();
+            assert!(table.shards.len() > 1);
+            let ids = [7u32, 0, 49];
+            let mut h = Harness::new(ctx, 3 * cols, 3);
+            let tok = h.buffer(&ids.map(f32::from_bits));
+            h.run(step(3, 0), |rec| {
+                ops::embed(rec, &table, &tok, 0, dense(0, cols))
+            });
+            let got = h.get(0, 3 * cols);
+            for (t, &id) in ids.iter().enumerate() {
+                let mut want = vec![0.0; cols];
+                dequantize_row_into(&w, id as usize, &mut want);
+                assert_eq!(
+                    &got[t * cols..(t + 1) * cols],
+                    &want[..],
+                    "{ty} row {id}: exact"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn shape_errors_are_typed_before_any_gpu_object() {
+    for ctx in contexts() {
+        let bytes = encode(GgmlType::F32, &[0.0; 64]);
+        let w = WeightView::new(GgmlType::F32, &bytes, 8, 8).unwrap();
+        let gw = GpuMatrix::upload(ctx, "w", &[w]).unwrap();
+        let mut h = Harness::new(ctx, 64, 1);
+        let mut rec = weft_kernels::gpu::Recorder::new(ctx, &mut h.pipes, &h.step, &h.arena, 1);
+        let e = ops::matvec(&mut rec, &gw, View::one(0, 7), View::one(8, 8), false).unwrap_err();
+        assert!(e.to_string().contains("width 7"), "{e}");
+        let e = ops::matvec(&mut rec, &gw, View::one(0, 8), View::one(60, 8), false).unwrap_err();
+        assert!(e.to_string().contains("arena"), "{e}");
+    }
+}

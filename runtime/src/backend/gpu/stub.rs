@@ -1,0 +1,51 @@
+//! Built without the `gpu` feature: no GPU backend.
+
+use crate::backend::Backend;
+use crate::error::SessionError;
+use crate::model::Model;
+use crate::program::{Buf, Program};
+use crate::session::SessionConfig;
+
+/// Uninhabited: a session never holds one when the feature is off.
+#[derive(Debug)]
+pub enum GpuBackend {}
+
+/// `Backend::Gpu` is an error, anything else runs on the CPU.
+pub fn select(
+    _model: &Model,
+    config: &SessionConfig,
+    _decode: &Program,
+    _prefill: &Program,
+) -> Result<Option<Box<GpuBackend>>, SessionError> {
+    match config.backend {
+        Backend::Gpu => Err(SessionError::InvalidConfig(
+            "this build of weft has no GPU backend (feature `gpu`)".into(),
+        )),
+        _ => Ok(None),
+    }
+}
+
+impl GpuBackend {
+    pub fn set_tokens(&mut self, _tokens: &[u32]) {
+        match *self {}
+    }
+
+    pub fn set_frame(&mut self, _input: Buf, _frame: &[f32]) {
+        match *self {}
+    }
+
+    pub fn run(
+        &mut self,
+        _prefill: bool,
+        _pos0: usize,
+        _n: usize,
+        _last: &mut [f32],
+        _all: Option<&mut [f32]>,
+    ) {
+        match *self {}
+    }
+
+    pub fn clear_state(&mut self) {
+        match *self {}
+    }
+}
