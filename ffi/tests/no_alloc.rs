@@ -2,8 +2,6 @@
 //! `weft_session_new`, stepping tokens and frames, prefilling, sampling, saving/restoring state
 //! and resetting allocate nothing — the status bookkeeping and the session lock included.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::ffi::CString;
 use std::path::Path;
 use std::ptr::{null, null_mut};
@@ -11,49 +9,12 @@ use std::ptr::{null, null_mut};
 use weft::convert::{ConvertOptions, OutType, convert_to_path};
 use weft_ffi::*;
 
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note() {
-    if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-    }
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: weft_testkit::CountingAlloc = weft_testkit::CountingAlloc;
 
+/// Allocations this thread makes while running `f`.
 fn allocations_in(f: impl FnOnce()) -> u64 {
-    ALLOCATIONS.with(|c| c.set(0));
-    COUNTING.with(|c| c.set(true));
-    f();
-    COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.with(Cell::get)
+    weft_testkit::alloc::count(f).0 as u64
 }
 
 #[test]

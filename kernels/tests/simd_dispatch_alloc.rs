@@ -3,31 +3,12 @@
 //! very first decode step. (With either variable set, reading its value allocates once.) This
 //! binary holds a single test so that nothing chooses the path before it.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use weft_kernels::cpu::dispatch::selected_path;
 use weft_kernels::cpu::norm::rms_norm;
-
-thread_local! {
-    static COUNT: Cell<usize> = const { Cell::new(0) };
-}
-
-struct Counting;
-
-// SAFETY: forwards to the system allocator; only bumps a thread-local counter.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let _ = COUNT.try_with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) }
-    }
-}
+use weft_testkit::alloc::count;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: weft_testkit::CountingAlloc = weft_testkit::CountingAlloc;
 
 #[test]
 fn first_dispatch_allocates_nothing() {
@@ -36,9 +17,8 @@ fn first_dispatch_allocates_nothing() {
         .all(|v| std::env::var_os(v).is_none());
     let (x, w) = ([1.0f32; 16], [1.0f32; 16]);
     let mut out = [0.0f32; 16];
-    let before = COUNT.with(|c| c.get());
-    rms_norm(&x, &w, 1e-5, &mut out); // the first dispatching call in this process
-    let n = COUNT.with(|c| c.get()) - before;
+    // The first dispatching call in this process.
+    let (n, ()) = count(|| rms_norm(&x, &w, 1e-5, &mut out));
     eprintln!("path {} chosen with {n} allocations", selected_path());
     if unset {
         assert_eq!(n, 0);

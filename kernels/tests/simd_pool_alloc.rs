@@ -2,43 +2,13 @@
 //! counting allocator that counts only threads marked as taking part (the caller and, through
 //! a warm-up dispatch, every worker), so the test harness's own threads do not interfere.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use weft_kernels::pool::ThreadPool;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static TRACKED: Cell<bool> = const { Cell::new(false) };
-}
-
-fn count() {
-    if TRACKED.with(|t| t.get()) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-struct Counting;
-
-// SAFETY: forwards to the system allocator; only bumps a counter.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        count();
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        count();
-        unsafe { System.realloc(p, l, n) }
-    }
-}
+use weft_testkit::alloc::{track_this_thread, tracked};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: weft_testkit::CountingAlloc = weft_testkit::CountingAlloc;
 
 #[test]
 fn dispatch_allocates_nothing_on_any_thread() {
@@ -47,13 +17,13 @@ fn dispatch_allocates_nothing_on_any_thread() {
         let sum = AtomicUsize::new(0);
         let mut out = vec![0u32; 1000];
         // Warm up (threads start, lazy statics settle) and mark every pool thread as counted.
-        pool.run(&|_, _| TRACKED.with(|t| t.set(true)));
+        pool.run(&|_, _| track_this_thread());
         for _ in 0..99 {
             pool.run(&|i, _| {
                 sum.fetch_add(i, Ordering::Relaxed);
             });
         }
-        let before = ALLOCS.load(Ordering::SeqCst);
+        let before = tracked();
         for _ in 0..2_000 {
             pool.run(&|i, _| {
                 sum.fetch_add(i, Ordering::Relaxed);
@@ -62,7 +32,7 @@ fn dispatch_allocates_nothing_on_any_thread() {
                 c.iter_mut().for_each(|v| *v += r.start as u32)
             });
         }
-        let n = ALLOCS.load(Ordering::SeqCst) - before;
+        let n = tracked() - before;
         assert_eq!(n, 0, "{n} allocations in 4000 dispatches (spin {spin:?})");
         assert_eq!(sum.load(Ordering::Relaxed), 2_099);
     }

@@ -4,8 +4,6 @@
 //!
 //! Skips loudly without an adapter unless `WEFT_REQUIRE_GPU=1`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,34 +15,12 @@ use crate::model::Model;
 use crate::parity::{Reference, rel_l2};
 use crate::session::{Input, SessionConfig};
 
-struct Counting;
-
-thread_local! {
-    static COUNT: Cell<Option<usize>> = const { Cell::new(None) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let _ = COUNT.try_with(|c| c.set(c.get().map(|n| n + 1)));
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        let _ = COUNT.try_with(|c| c.set(c.get().map(|n| n + 1)));
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: weft_testkit::CountingAlloc = weft_testkit::CountingAlloc;
 
 /// Allocations made by this thread while `f` runs.
 fn allocations(f: impl FnOnce()) -> usize {
-    COUNT.with(|c| c.set(Some(0)));
-    f();
-    COUNT.with(|c| c.replace(None)).unwrap_or(0)
+    weft_testkit::alloc::count(f).0
 }
 
 fn gpu_present() -> bool {
