@@ -1,11 +1,22 @@
-// y[t, row0 + r] (+)= Σ_c W[r, c] · x[t, c]   — quantized / float matrix-vector and matrix-matrix.
+// y[t, row0 + r] (+)= Σ_c W[r, c] · x̂[t, c]   — quantized / float matrix-vector and matrix-matrix,
+// with an optional fused prologue (the normalisation that produced x) and epilogue (softplus of a
+// row range, a residual add).
 //
 // Bindings:
 //   2 arena  x: [n, cols] at (x_off, x_stride), y: [n, row0 + rows ..] at (y_off, y_stride)
 //            EXPERT: route [n, 2k] = [weights | expert ids] at (route_off, route_stride)
-//   3 wq     array<u32>: one shard of W (rows × cols; EXPERT: experts × rows × cols), repacked:
-//            quant plane at 0, f16 scale plane at scale_off (Q8_0, Q4_0)
-// Variants: one of F32 / F16 / BF16 / Q8_0 / Q4_0; EXPERT (W picked per token by the route).
+//            NORM: z (GATED), the normalised row xn, the residual a and the sum o (when has_add)
+//   3 wq     one shard of W (rows × cols; EXPERT: experts × rows × cols), repacked: quant plane
+//            at 0, f16 scale plane at scale_off (Q8_0, Q4_0; words). Q8_0 is bound as
+//            vec4<u32> (16 bytes per lane and step, see repack.rs for the interleaved layout).
+//   4 nw     NORM: the norm weight [cols] (a dummy when has_nw = 0)
+//   5 sp     the softplus bias of rows [sp_lo, sp_hi) (a dummy when sp_on = 0)
+// Variants: one of F32 / F16 / BF16 / Q8_0 / Q4_0; EXPERT (W picked per token by the route);
+// NORM (x̂ = nw ⊙ x / rms(x), the RMSNorm before the matrix) or NORM + GATED
+// (x̂ = nw ⊙ u / rms(u) with u = x ⊙ silu(z): the gated RMSNorm with one group). With NORM every
+// workgroup also writes its slice of x̂ to xn, so the fused op's output stays available.
+// Epilogue (runtime flags): sp_on: rows [sp_lo, sp_hi) of the full matrix become
+// max(softplus(v + sp[row − sp_lo]), sp_min) (sp_min_on); has_add: o = a + y.
 // Grid: x·y = ceil(rows / RPW) row blocks, z = ceil(n / TT) token tiles.
 
 struct Params {
@@ -13,11 +24,22 @@ struct Params {
     y_off: u32, y_stride: u32, y_mode: u32, cols: u32,
     row0: u32, scale_off: u32, accumulate: u32, expert0: u32,
     route_off: u32, route_stride: u32, route_mode: u32, route_k: u32,
-    slot: u32, experts: u32, _p0: u32, _p1: u32,
+    slot: u32, experts: u32, has_nw: u32, eps: f32,
+    z_off: u32, z_stride: u32, z_mode: u32, sp_on: u32,
+    n_off: u32, n_stride: u32, n_mode: u32, has_add: u32,
+    a_off: u32, a_stride: u32, a_mode: u32, sp_lo: u32,
+    o_off: u32, o_stride: u32, o_mode: u32, sp_hi: u32,
+    sp_min_on: u32, sp_min: f32, _p0: u32, _p1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+#if Q8_0
+@group(0) @binding(3) var<storage, read> wq: array<vec4<u32>>;
+#else
 @group(0) @binding(3) var<storage, read> wq: array<u32>;
+#endif
+@group(0) @binding(4) var<storage, read> nw: array<f32>;
+@group(0) @binding(5) var<storage, read> sp: array<f32>;
 
 #if SUBGROUPS
 const LANES: u32 = SG;
@@ -31,7 +53,26 @@ const TT: u32 = 1u;
 const TT: u32 = 4u; // tokens per workgroup: each weight block is decoded once for TT tokens
 #endif
 
-var<workgroup> part: array<f32, 1024>; // WG × TT partial sums (tier 0 reduction)
+var<workgroup> part: array<f32, 2048>; // WG × 2·TT partial sums (tier 0 reduction)
+var<private> ss: array<f32, TT>; // NORM: this lane's part of Σ u² per token
+
+// x̂[t, c] given the token's row offsets of x (and z). NORM: accumulates u² into ss[t] and
+// returns nw[c] · u (the 1 / rms factor is applied to the dot product at the end).
+fn xin(t: u32, xo: u32, zo: u32, c: u32) -> f32 {
+#if NORM
+    var u = arena[xo + c];
+#if GATED
+    u *= silu(arena[zo + c]);
+#endif
+    ss[t] += u * u;
+    if p.has_nw != 0u {
+        u *= nw[c];
+    }
+    return u;
+#else
+    return arena[xo + c];
+#endif
+}
 
 // Weight element `gi` (global element index inside the shard) of a float matrix.
 fn wf(gi: u32) -> f32 {
@@ -39,9 +80,22 @@ fn wf(gi: u32) -> f32 {
     return bitcast<f32>(wq[gi]);
 #elif F16
     return f16_at(wq[gi >> 1u], gi);
-#else
+#elif BF16
     return bf16_at(wq[gi >> 1u], gi);
+#else
+    return 0.0;
 #endif
+}
+
+// The two f16 of a word, without half_to_f32's branches (zero and subnormals exact; the Inf/NaN
+// exponent is not special-cased: a scale is finite).
+fn halves(w: u32) -> vec2<f32> {
+    let h = vec2<u32>(w & 0xffffu, w >> 16u);
+    let a = h & vec2<u32>(0x7fffu);
+    let nrm = bitcast<vec2<f32>>((a << vec2<u32>(13u)) + vec2<u32>(0x38000000u));
+    let sub = vec2<f32>(a) * 5.9604644775390625e-8; // m · 2^-24 when the exponent is 0
+    let v = select(nrm, sub, a < vec2<u32>(0x400u));
+    return bitcast<vec2<f32>>(bitcast<vec2<u32>>(v) | ((h & vec2<u32>(0x8000u)) << vec2<u32>(16u)));
 }
 
 @compute @workgroup_size(256)
@@ -70,50 +124,78 @@ fn main(ids: Ids) {
     var acc: array<f32, TT>;
     for (var t = 0u; t < TT; t++) {
         acc[t] = 0.0;
+        ss[t] = 0.0;
+    }
+    let nt = min(TT, ntok - min(t0, ntok));
+    var xo: array<u32, TT>;
+    var zo: array<u32, TT>;
+    for (var t = 0u; t < nt; t++) {
+        xo[t] = row_at(p.x_off, p.x_stride, p.x_mode, t0 + t);
+        zo[t] = row_at(p.z_off, p.z_stride, p.z_mode, t0 + t);
     }
     if on {
-        let nt = min(TT, ntok - t0);
-        var xo: array<u32, TT>;
-        for (var t = 0u; t < nt; t++) {
-            xo[t] = row_at(p.x_off, p.x_stride, p.x_mode, t0 + t);
+#if Q8_0
+        // Interleaved chunks of 512 columns: unit u (16 bytes) of a row is lane u % 32 of chunk
+        // u / 32, byte j = element u % 32 of the chunk's block j. 32 lanes read 512 contiguous
+        // weight bytes, then 32 consecutive x per byte position.
+        let nb = p.cols / 32u;
+        let ch = (p.cols + 511u) / 512u;
+        let gr = le * p.rows + r;
+        let ub = gr * ch * 32u;
+        let sb = p.scale_off / 4u + gr * ch * 2u;
+        for (var u = lane; u < ch * 32u; u += LANES) {
+            let k = u / 32u;
+            let q4 = wq[ub + u];
+            let s0 = wq[sb + 2u * k];
+            let s1 = wq[sb + 2u * k + 1u];
+            var d: array<f32, 16>;
+            for (var h = 0u; h < 4u; h++) {
+                let a = halves(s0[h]);
+                let b = halves(s1[h]);
+                d[2u * h] = a.x;
+                d[2u * h + 1u] = a.y;
+                d[8u + 2u * h] = b.x;
+                d[9u + 2u * h] = b.y;
+            }
+            let c0 = k * 512u + u % 32u;
+            let nbk = min(16u, nb - 16u * k);
+            for (var t = 0u; t < nt; t++) {
+                var s = 0.0;
+                if nbk == 16u {
+                    for (var j = 0u; j < 16u; j++) {
+                        let q = f32(extractBits(i32(q4[j >> 2u]), 8u * (j & 3u), 8u));
+                        s += d[j] * q * xin(t, xo[t], zo[t], c0 + 32u * j);
+                    }
+                } else {
+                    for (var j = 0u; j < nbk; j++) {
+                        let q = f32(extractBits(i32(q4[j >> 2u]), 8u * (j & 3u), 8u));
+                        s += d[j] * q * xin(t, xo[t], zo[t], c0 + 32u * j);
+                    }
+                }
+                acc[t] += s;
+            }
         }
-#if Q8_0 || Q4_0
-        // One quant word per lane per step, so a row's lanes read consecutive words (and
-        // consecutive x) in each step.
+#elif Q4_0
+        // One quant word per lane per step, so a row's lanes read consecutive words.
         let nb = p.cols / 32u;
         let rb = (le * p.rows + r) * nb;
-#if Q8_0
-        let nw = p.cols / 4u;
-#else
-        let nw = p.cols / 8u;
-#endif
-        let rw = (le * p.rows + r) * nw;
-        for (var w = lane; w < nw; w += LANES) {
+        let nw4 = p.cols / 8u;
+        let rw = (le * p.rows + r) * nw4;
+        for (var w = lane; w < nw4; w += LANES) {
             let word = wq[rw + w];
-#if Q8_0
-            let gb = rb + w / 8u;
-            let iw = i32(word);
-            let q = vec4<f32>(f32(extractBits(iw, 0u, 8u)), f32(extractBits(iw, 8u, 8u)),
-                              f32(extractBits(iw, 16u, 8u)), f32(extractBits(iw, 24u, 8u)));
-            let c = w * 4u;
-#else
             let gb = rb + w / 4u;
             let lo = vec4<f32>(f32(word & 15u), f32((word >> 8u) & 15u),
                                f32((word >> 16u) & 15u), f32((word >> 24u) & 15u)) - 8.0;
             let hi = vec4<f32>(f32((word >> 4u) & 15u), f32((word >> 12u) & 15u),
                                f32((word >> 20u) & 15u), f32(word >> 28u)) - 8.0;
             let c = (w / 4u) * 32u + (w % 4u) * 4u;
-#endif
             let d = f16_at(wq[p.scale_off + (gb >> 1u)], gb);
             for (var t = 0u; t < nt; t++) {
-                let xi = xo[t] + c;
-                let xa = vec4<f32>(arena[xi], arena[xi + 1u], arena[xi + 2u], arena[xi + 3u]);
-#if Q8_0
-                acc[t] += d * dot(q, xa);
-#else
-                let xb = vec4<f32>(arena[xi + 16u], arena[xi + 17u], arena[xi + 18u], arena[xi + 19u]);
+                let xa = vec4<f32>(xin(t, xo[t], zo[t], c), xin(t, xo[t], zo[t], c + 1u),
+                                   xin(t, xo[t], zo[t], c + 2u), xin(t, xo[t], zo[t], c + 3u));
+                let xb = vec4<f32>(xin(t, xo[t], zo[t], c + 16u), xin(t, xo[t], zo[t], c + 17u),
+                                   xin(t, xo[t], zo[t], c + 18u), xin(t, xo[t], zo[t], c + 19u));
                 acc[t] += d * (dot(lo, xa) + dot(hi, xb));
-#endif
             }
         }
 #else
@@ -121,7 +203,7 @@ fn main(ids: Ids) {
         for (var c = lane; c < p.cols; c += LANES) {
             let w = wf(rb + c);
             for (var t = 0u; t < nt; t++) {
-                acc[t] += w * arena[xo[t] + c];
+                acc[t] += w * xin(t, xo[t], zo[t], c);
             }
         }
 #endif
@@ -129,33 +211,80 @@ fn main(ids: Ids) {
 #if SUBGROUPS
     for (var t = 0u; t < TT; t++) {
         acc[t] = subgroupAdd(acc[t]);
+#if NORM
+        ss[t] = subgroupAdd(ss[t]);
+#endif
     }
 #else
     for (var t = 0u; t < TT; t++) {
-        part[ids.li * TT + t] = acc[t];
+        part[ids.li * 2u * TT + t] = acc[t];
+        part[ids.li * 2u * TT + TT + t] = ss[t];
     }
     workgroupBarrier();
     for (var s = LANES / 2u; s > 0u; s >>= 1u) {
         if lane < s {
-            for (var t = 0u; t < TT; t++) {
-                part[ids.li * TT + t] += part[(ids.li + s) * TT + t];
+            for (var t = 0u; t < 2u * TT; t++) {
+                part[ids.li * 2u * TT + t] += part[(ids.li + s) * 2u * TT + t];
             }
         }
         workgroupBarrier();
     }
+    let first = (ids.li - lane) * 2u * TT; // lane 0 of this row's lanes
     for (var t = 0u; t < TT; t++) {
-        acc[t] = part[ids.li * TT + t];
+        acc[t] = part[first + t];
+        ss[t] = part[first + TT + t];
+    }
+#endif
+    var inv: array<f32, TT>;
+    for (var t = 0u; t < TT; t++) {
+#if NORM
+        inv[t] = 1.0 / sqrt(ss[t] / f32(p.cols) + p.eps);
+#else
+        inv[t] = 1.0;
+#endif
+    }
+#if NORM
+    // This workgroup's slice of the normalised rows (subgroup / lane group 0; its row exists).
+    if sub == 0u {
+        let nwg = (p.rows + RPW - 1u) / RPW;
+        let per = (p.cols + nwg - 1u) / nwg;
+        let c1 = min(p.cols, (wg + 1u) * per);
+        for (var t = 0u; t < nt; t++) {
+            let no = row_at(p.n_off, p.n_stride, p.n_mode, t0 + t);
+            for (var c = wg * per + lane; c < c1; c += LANES) {
+                var u = arena[xo[t] + c];
+#if GATED
+                u *= silu(arena[zo[t] + c]);
+#endif
+                u *= inv[t];
+                if p.has_nw != 0u {
+                    u = nw[c] * u;
+                }
+                arena[no + c] = u;
+            }
+        }
     }
 #endif
     if on && lane == 0u {
-        let nt = min(TT, ntok - t0);
         for (var t = 0u; t < nt; t++) {
-            let yi = row_at(p.y_off, p.y_stride, p.y_mode, t0 + t) + p.row0 + r;
-            var v = acc[t];
+            let row = p.row0 + r;
+            let yi = row_at(p.y_off, p.y_stride, p.y_mode, t0 + t) + row;
+            var v = acc[t] * inv[t];
             if p.accumulate != 0u {
                 v += arena[yi];
             }
+            if p.sp_on != 0u && row >= p.sp_lo && row < p.sp_hi {
+                v = softplus(v + sp[row - p.sp_lo]);
+                if p.sp_min_on != 0u {
+                    v = max(v, p.sp_min);
+                }
+            }
             arena[yi] = v;
+            if p.has_add != 0u {
+                let ai = row_at(p.a_off, p.a_stride, p.a_mode, t0 + t) + row;
+                let oi = row_at(p.o_off, p.o_stride, p.o_mode, t0 + t) + row;
+                arena[oi] = arena[ai] + v;
+            }
         }
     }
 }

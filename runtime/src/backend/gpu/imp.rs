@@ -223,9 +223,7 @@ impl GpuBackend {
             }
             let embed = r.finish()?;
             let mut r = Recorder::new(&ctx, &mut pipes, &step_buf, &arena, p.rows);
-            for op in &p.ops {
-                res.lower(&mut r, op)?;
-            }
+            res.lower_all(&mut r, &p.ops, p.rows)?;
             Ok(Compiled {
                 embed,
                 ops: r.finish()?,
