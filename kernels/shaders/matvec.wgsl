@@ -12,6 +12,7 @@
 //   4 nw     NORM: the norm weight [cols] (a dummy when has_nw = 0)
 //   5 sp     the softplus bias of rows [sp_lo, sp_hi) (a dummy when sp_on = 0)
 // Variants: one of F32 / F16 / BF16 / Q8_0 / Q4_0; EXPERT (W picked per token by the route);
+// T1 (one token per workgroup: the decode lists);
 // NORM (x̂ = nw ⊙ x / rms(x), the RMSNorm before the matrix) or NORM + GATED
 // (x̂ = nw ⊙ u / rms(u) with u = x ⊙ silu(z): the gated RMSNorm with one group). With NORM every
 // workgroup also writes its slice of x̂ to xn, so the fused op's output stays available.
@@ -47,7 +48,7 @@ const LANES: u32 = SG;
 const LANES: u32 = 32u;
 #endif
 const RPW: u32 = WG / LANES; // rows per workgroup
-#if EXPERT
+#if EXPERT || T1
 const TT: u32 = 1u;
 #else
 const TT: u32 = 4u; // tokens per workgroup: each weight block is decoded once for TT tokens
@@ -98,6 +99,53 @@ fn halves(w: u32) -> vec2<f32> {
     return bitcast<vec2<f32>>(bitcast<vec2<u32>>(v) | ((h & vec2<u32>(0x8000u)) << vec2<u32>(16u)));
 }
 
+#if Q8_0
+// Bytes 0..3 of quant word `qw` (blocks with the f16 scales sa.lo, sa.hi, sb.lo, sb.hi, at
+// columns c, c + 32, c + 64, c + 96) dotted with x̂; only the first `n` bytes are real blocks.
+// Written out (no arrays, no loops) so that nothing depends on the driver unrolling.
+fn q8_word(qw: u32, sa: u32, sb: u32, t: u32, xo: u32, zo: u32, c: u32, n: u32) -> f32 {
+    let da = halves(sa);
+    let db = halves(sb);
+    let q = i32(qw);
+    var s = da.x * f32(extractBits(q, 0u, 8u)) * xin(t, xo, zo, c);
+    if n > 1u {
+        s += da.y * f32(extractBits(q, 8u, 8u)) * xin(t, xo, zo, c + 32u);
+    }
+    if n > 2u {
+        s += db.x * f32(extractBits(q, 16u, 8u)) * xin(t, xo, zo, c + 64u);
+    }
+    if n > 3u {
+        s += db.y * f32(extractBits(q, 24u, 8u)) * xin(t, xo, zo, c + 96u);
+    }
+    return s;
+}
+
+// Unit `u` of a row (16 quant bytes q4, the 16 scales of its chunk in s0, s1) dotted with x̂.
+fn q8_unit(q4: vec4<u32>, s0: vec4<u32>, s1: vec4<u32>, t: u32, xo: u32, zo: u32, u: u32,
+           nb: u32) -> f32 {
+    let k = u / 32u;
+    let c0 = k * 512u + u % 32u;
+    let nbk = min(16u, nb - 16u * k); // blocks in this chunk (16 but in a padded tail)
+    if nbk == 16u {
+        return q8_word(q4.x, s0.x, s0.y, t, xo, zo, c0, 4u)
+             + q8_word(q4.y, s0.z, s0.w, t, xo, zo, c0 + 128u, 4u)
+             + q8_word(q4.z, s1.x, s1.y, t, xo, zo, c0 + 256u, 4u)
+             + q8_word(q4.w, s1.z, s1.w, t, xo, zo, c0 + 384u, 4u);
+    }
+    var s = q8_word(q4.x, s0.x, s0.y, t, xo, zo, c0, nbk);
+    if nbk > 4u {
+        s += q8_word(q4.y, s0.z, s0.w, t, xo, zo, c0 + 128u, nbk - 4u);
+    }
+    if nbk > 8u {
+        s += q8_word(q4.z, s1.x, s1.y, t, xo, zo, c0 + 256u, nbk - 8u);
+    }
+    if nbk > 12u {
+        s += q8_word(q4.w, s1.z, s1.w, t, xo, zo, c0 + 384u, nbk - 12u);
+    }
+    return s;
+}
+#endif
+
 @compute @workgroup_size(256)
 fn main(ids: Ids) {
     let wg = setup(ids);
@@ -126,12 +174,15 @@ fn main(ids: Ids) {
         acc[t] = 0.0;
         ss[t] = 0.0;
     }
+    // Every loop over tokens runs to the constant TT (guarded by t < nt) so that the per-token
+    // arrays stay in registers.
     let nt = min(TT, ntok - min(t0, ntok));
     var xo: array<u32, TT>;
     var zo: array<u32, TT>;
-    for (var t = 0u; t < nt; t++) {
-        xo[t] = row_at(p.x_off, p.x_stride, p.x_mode, t0 + t);
-        zo[t] = row_at(p.z_off, p.z_stride, p.z_mode, t0 + t);
+    for (var t = 0u; t < TT; t++) {
+        let tt = min(t0 + t, max(ntok, 1u) - 1u);
+        xo[t] = row_at(p.x_off, p.x_stride, p.x_mode, tt);
+        zo[t] = row_at(p.z_off, p.z_stride, p.z_mode, tt);
     }
     if on {
 #if Q8_0
@@ -143,36 +194,24 @@ fn main(ids: Ids) {
         let gr = le * p.rows + r;
         let ub = gr * ch * 32u;
         let sb = p.scale_off / 4u + gr * ch * 2u;
-        for (var u = lane; u < ch * 32u; u += LANES) {
-            let k = u / 32u;
-            let q4 = wq[ub + u];
-            let s0 = wq[sb + 2u * k];
-            let s1 = wq[sb + 2u * k + 1u];
-            var d: array<f32, 16>;
-            for (var h = 0u; h < 4u; h++) {
-                let a = halves(s0[h]);
-                let b = halves(s1[h]);
-                d[2u * h] = a.x;
-                d[2u * h + 1u] = a.y;
-                d[8u + 2u * h] = b.x;
-                d[9u + 2u * h] = b.y;
-            }
-            let c0 = k * 512u + u % 32u;
-            let nbk = min(16u, nb - 16u * k);
-            for (var t = 0u; t < nt; t++) {
-                var s = 0.0;
-                if nbk == 16u {
-                    for (var j = 0u; j < 16u; j++) {
-                        let q = f32(extractBits(i32(q4[j >> 2u]), 8u * (j & 3u), 8u));
-                        s += d[j] * q * xin(t, xo[t], zo[t], c0 + 32u * j);
+        // Two units per lane and step (both loads issued before either is used).
+        let nu = ch * 32u;
+        for (var u = lane; u < nu; u += 2u * LANES) {
+            let ub2 = min(u + LANES, nu - 1u);
+            let qa = wq[ub + u];
+            let qb = wq[ub + ub2];
+            let sa0 = wq[sb + 2u * (u / 32u)];
+            let sa1 = wq[sb + 2u * (u / 32u) + 1u];
+            let sb0 = wq[sb + 2u * (ub2 / 32u)];
+            let sb1 = wq[sb + 2u * (ub2 / 32u) + 1u];
+            for (var t = 0u; t < TT; t++) {
+                if t < nt {
+                    var s = q8_unit(qa, sa0, sa1, t, xo[t], zo[t], u, nb);
+                    if u + LANES < nu {
+                        s += q8_unit(qb, sb0, sb1, t, xo[t], zo[t], ub2, nb);
                     }
-                } else {
-                    for (var j = 0u; j < nbk; j++) {
-                        let q = f32(extractBits(i32(q4[j >> 2u]), 8u * (j & 3u), 8u));
-                        s += d[j] * q * xin(t, xo[t], zo[t], c0 + 32u * j);
-                    }
+                    acc[t] += s;
                 }
-                acc[t] += s;
             }
         }
 #elif Q4_0
@@ -190,20 +229,24 @@ fn main(ids: Ids) {
                                f32((word >> 20u) & 15u), f32(word >> 28u)) - 8.0;
             let c = (w / 4u) * 32u + (w % 4u) * 4u;
             let d = f16_at(wq[p.scale_off + (gb >> 1u)], gb);
-            for (var t = 0u; t < nt; t++) {
-                let xa = vec4<f32>(xin(t, xo[t], zo[t], c), xin(t, xo[t], zo[t], c + 1u),
-                                   xin(t, xo[t], zo[t], c + 2u), xin(t, xo[t], zo[t], c + 3u));
-                let xb = vec4<f32>(xin(t, xo[t], zo[t], c + 16u), xin(t, xo[t], zo[t], c + 17u),
-                                   xin(t, xo[t], zo[t], c + 18u), xin(t, xo[t], zo[t], c + 19u));
-                acc[t] += d * (dot(lo, xa) + dot(hi, xb));
+            for (var t = 0u; t < TT; t++) {
+                if t < nt {
+                    let xa = vec4<f32>(xin(t, xo[t], zo[t], c), xin(t, xo[t], zo[t], c + 1u),
+                                       xin(t, xo[t], zo[t], c + 2u), xin(t, xo[t], zo[t], c + 3u));
+                    let xb = vec4<f32>(xin(t, xo[t], zo[t], c + 16u), xin(t, xo[t], zo[t], c + 17u),
+                                       xin(t, xo[t], zo[t], c + 18u), xin(t, xo[t], zo[t], c + 19u));
+                    acc[t] += d * (dot(lo, xa) + dot(hi, xb));
+                }
             }
         }
 #else
         let rb = (le * p.rows + r) * p.cols;
         for (var c = lane; c < p.cols; c += LANES) {
             let w = wf(rb + c);
-            for (var t = 0u; t < nt; t++) {
-                acc[t] += w * xin(t, xo[t], zo[t], c);
+            for (var t = 0u; t < TT; t++) {
+                if t < nt {
+                    acc[t] += w * xin(t, xo[t], zo[t], c);
+                }
             }
         }
 #endif
@@ -249,9 +292,9 @@ fn main(ids: Ids) {
         let nwg = (p.rows + RPW - 1u) / RPW;
         let per = (p.cols + nwg - 1u) / nwg;
         let c1 = min(p.cols, (wg + 1u) * per);
-        for (var t = 0u; t < nt; t++) {
+        for (var t = 0u; t < TT; t++) {
             let no = row_at(p.n_off, p.n_stride, p.n_mode, t0 + t);
-            for (var c = wg * per + lane; c < c1; c += LANES) {
+            for (var c = wg * per + lane; t < nt && c < c1; c += LANES) {
                 var u = arena[xo[t] + c];
 #if GATED
                 u *= silu(arena[zo[t] + c]);
@@ -266,7 +309,10 @@ fn main(ids: Ids) {
     }
 #endif
     if on && lane == 0u {
-        for (var t = 0u; t < nt; t++) {
+        for (var t = 0u; t < TT; t++) {
+            if t >= nt {
+                break;
+            }
             let row = p.row0 + r;
             let yi = row_at(p.y_off, p.y_stride, p.y_mode, t0 + t) + row;
             var v = acc[t] * inv[t];

@@ -77,7 +77,7 @@ fn matvec_and_matmul_match_cpu_for_every_type() {
             let (xo, yo, y2) = (0, n * cols, n * cols + n * rows);
             for (m, label) in [(&gw, "whole"), (&sharded, "sharded")] {
                 for tokens in [1, n] {
-                    let mut h = Harness::new(ctx, y2 + n * rows, n);
+                    let mut h = Harness::new(ctx, y2 + n * rows, tokens);
                     h.put(xo, &x);
                     h.run(step(tokens, 0), |rec| {
                         ops::matvec(rec, m, dense(xo, cols), dense(yo, rows), false)
@@ -153,7 +153,7 @@ fn fused_matvec_matches_the_cpu_op_chain() {
                 3 * n * cols + 2 * n * rows,
             );
             for tokens in [1, n] {
-                let mut h = Harness::new(ctx, oo + n * rows, n);
+                let mut h = Harness::new(ctx, oo + n * rows, tokens);
                 h.put(xo, &x);
                 h.put(zo, &z);
                 h.put(ao, &a);

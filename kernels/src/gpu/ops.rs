@@ -151,13 +151,19 @@ fn matvec_impl(
     r.check_view("matvec y", &y, w.rows)?;
     same_rows("matvec", &x, &y)?;
     let ty = w.ty.define();
-    let defines: &[&'static str] = match (&route, norm) {
-        (Some(_), _) => &[ty, "EXPERT"],
-        (None, Some(FusedNorm { z: Some(_), .. })) => &[ty, "NORM", "GATED"],
-        (None, Some(_)) => &[ty, "NORM"],
-        (None, None) => &[ty],
-    };
-    let tt = if route.is_some() { 1 } else { 4 };
+    // One token per workgroup where a run has one row (decode lists), else 4.
+    let one = tokens(r, &x) == 1;
+    let mut defines: Vec<&'static str> = vec![ty];
+    match (&route, norm) {
+        (Some(_), _) => defines.push("EXPERT"),
+        (None, Some(FusedNorm { z: Some(_), .. })) => defines.extend(["NORM", "GATED"]),
+        (None, Some(_)) => defines.push("NORM"),
+        (None, None) => {}
+    }
+    if one && route.is_none() {
+        defines.push("T1");
+    }
+    let tt = if route.is_some() || one { 1 } else { 4 };
     let (rv, k, slot) = route.unwrap_or((View::one(0, 0), 0, 0));
     let none = View::one(0, 0);
     let [zo, zs, zm] = w3(norm.and_then(|n| n.z.as_ref()).unwrap_or(&none));
@@ -224,7 +230,7 @@ fn matvec_impl(
             nw.clone().unwrap_or_else(|| r.dummy()),
             sp_b.clone().unwrap_or_else(|| r.dummy()),
         ];
-        r.push(Kernel::MatVec, defines, &p, binds, g)?;
+        r.push(Kernel::MatVec, &defines, &p, binds, g)?;
     }
     Ok(())
 }

@@ -157,12 +157,12 @@ impl Kernel {
             Kernel::MatVec => WEIGHT_TYPES
                 .iter()
                 .flat_map(|t| {
-                    [
-                        vec![*t],
-                        vec![*t, "EXPERT"],
-                        vec![*t, "NORM"],
-                        vec![*t, "NORM", "GATED"],
-                    ]
+                    let fused = [vec![*t], vec![*t, "NORM"], vec![*t, "NORM", "GATED"]];
+                    let t1 = fused.clone().map(|mut v| {
+                        v.push("T1");
+                        v
+                    });
+                    fused.into_iter().chain(t1).chain([vec![*t, "EXPERT"]])
                 })
                 .collect(),
             Kernel::Embed => WEIGHT_TYPES.iter().map(|t| vec![*t]).collect(),
