@@ -18,7 +18,8 @@ VK_DRIVER_FILES="$(ls /usr/share/vulkan/icd.d/lvp_icd*.json | head -n1)"
 export VK_DRIVER_FILES
 
 echo "== lint (gpu)"
-cargo clippy --workspace --all-targets --features weft-kernels/gpu,weft/gpu,weft-gpu-bench/gpu -- -D warnings
+cargo clippy --workspace --all-targets --features weft-kernels/gpu,weft/gpu,weft-gpu-bench/gpu,weft-cli/gpu -- -D warnings
 echo "== GPU tests (lavapipe)"
 cargo test -p weft-kernels --features gpu --test 'gpu_*'
 cargo test -p weft --features gpu --lib backend::gpu
+cargo test -p weft-cli --features gpu --test parity_gpu -- --nocapture

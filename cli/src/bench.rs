@@ -11,16 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use weft::backend::Backend;
 use weft::backend::cpu_traffic::decode_traffic;
-use weft::{Input, Model, SessionConfig};
+use weft::{Input, Model, Session, SessionConfig};
 
 use crate::CliResult;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum BackendArg {
-    Cpu,
-    Gpu,
-}
+use crate::common::{BackendArg, check_backend};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -46,9 +42,11 @@ pub struct Args {
     /// KV window of attention layers (default: the session default).
     #[arg(long)]
     kv_window: Option<usize>,
+    /// Where the model runs: cpu, gpu or auto. On the GPU, decode samples greedily there and
+    /// reads back only the token id; the roofline is the GPU's copy bandwidth.
     #[arg(long, value_enum, default_value = "cpu")]
     backend: BackendArg,
-    /// Size of the bandwidth probe's buffer in MiB (0 skips the probe).
+    /// Size of the CPU bandwidth probe's buffer in MiB (0 skips the probe).
     #[arg(long, default_value_t = 512)]
     probe_mib: usize,
     /// Multiply Q8_0/Q4_0 weights with int8-quantized activations (llama.cpp's scheme).
@@ -144,10 +142,50 @@ pub fn bandwidth_probe(threads: usize, mib: usize) -> f64 {
     (n * 8) as f64 / best / 1e9
 }
 
-pub fn run(args: Args) -> CliResult {
-    if args.backend == BackendArg::Gpu {
-        return Err("the GPU backend is not part of this build (use --backend cpu)".into());
+/// One timed decode step: on the GPU with the argmax there (only the id comes back), on the
+/// CPU the engine's step alone (logits, no sampling), as llama-bench's `tg`.
+fn decode_one(session: &mut Session, token: u32, on_gpu: bool) -> Result<(), weft::SessionError> {
+    if on_gpu {
+        session.step_greedy(token).map(drop)
+    } else {
+        session.step(Input::Token(token)).map(drop)
     }
+}
+
+/// What a GPU run adds to the report.
+struct GpuFigures {
+    adapter: String,
+    dispatches: usize,
+    pass_ms: f64,
+    weight_bytes: u64,
+    dma_gbs: f64,
+    /// The roofline: the best of a copy-engine and a compute-shader copy (read + write bytes).
+    copy_gbs: f64,
+}
+
+#[cfg(feature = "gpu")]
+fn gpu_figures(session: &mut Session) -> Result<GpuFigures, String> {
+    let pos = session.position();
+    let g = session.gpu().ok_or("the session is not on the GPU")?;
+    let bw = weft_kernels::gpu::bandwidth::copy_bandwidth(&g.ctx).map_err(|e| e.to_string())?;
+    let pass = g.time_decode_pass(pos, 20);
+    Ok(GpuFigures {
+        adapter: g.ctx.describe(),
+        dispatches: g.dispatch_counts().0,
+        pass_ms: pass.as_secs_f64() * 1e3,
+        weight_bytes: g.weight_bytes(),
+        dma_gbs: bw.dma_gbs,
+        copy_gbs: bw.best(),
+    })
+}
+
+#[cfg(not(feature = "gpu"))]
+fn gpu_figures(_session: &mut Session) -> Result<GpuFigures, String> {
+    Err("this weft was built without the GPU backend".into())
+}
+
+pub fn run(args: Args) -> CliResult {
+    check_backend(args.backend)?;
     if args.n_gen == 0 || args.prompt == 0 || args.runs == 0 {
         return Err("--prompt, --gen and --runs must be at least 1".into());
     }
@@ -164,6 +202,7 @@ pub fn run(args: Args) -> CliResult {
         threads: args.threads,
         int8_activations: args.int8,
         prefill_chunk: chunk,
+        backend: args.backend.backend(),
         ..SessionConfig::default()
     };
     if let Some(w) = args.kv_window {
@@ -173,6 +212,7 @@ pub fn run(args: Args) -> CliResult {
     let mut session = model.session(config)?;
     let session_ms = t.elapsed().as_secs_f64() * 1e3;
     let threads = session.threads();
+    let on_gpu = session.backend() == Backend::Gpu;
     let vocab = model.config().n_vocab;
     let mut rng = Tokens(0x9E37_79B9_7F4A_7C15);
     let prompt = rng.take(args.prompt, vocab);
@@ -182,7 +222,7 @@ pub fn run(args: Args) -> CliResult {
     // Warm-up: pages the weights in and settles the threads.
     session.prefill(&prompt[..prompt.len().min(16)])?;
     for &t in gen_tokens.iter().take(8) {
-        session.step(Input::Token(t))?;
+        decode_one(&mut session, t, on_gpu)?;
     }
 
     let traffic = decode_traffic(&model, &model.compile(1, false));
@@ -200,13 +240,14 @@ pub fn run(args: Args) -> CliResult {
         let mut slots_sum = 0u64;
         for &tok in &gen_tokens {
             let t = Instant::now();
-            session.step(Input::Token(tok))?;
+            decode_one(&mut session, tok, on_gpu)?;
             let d = t.elapsed();
             run_time += d;
             steps.push(d.as_secs_f64() * 1e3);
+            // Ring fill from the position (a GPU session keeps its rings on the GPU).
             slots_sum += (0..)
                 .map_while(|i| session.kv_ring(i))
-                .map(|r| r.filled() as u64)
+                .map(|r| r.capacity().min(session.position()) as u64)
                 .sum::<u64>();
         }
         kv_slots = slots_sum / args.n_gen as u64;
@@ -220,10 +261,15 @@ pub fn run(args: Args) -> CliResult {
     let rings = (0..).map_while(|i| session.kv_ring(i)).count().max(1) as u64;
     let bytes_per_token = traffic.weights + traffic.state + traffic.kv_per_slot * kv_slots / rings;
     let achieved = bytes_per_token as f64 * decode_tok_s / 1e9;
-    let bandwidth = if args.probe_mib > 0 {
-        bandwidth_probe(threads, args.probe_mib)
+    let gpu = if on_gpu {
+        Some(gpu_figures(&mut session)?)
     } else {
-        0.0
+        None
+    };
+    let bandwidth = match &gpu {
+        Some(g) => g.copy_gbs,
+        None if args.probe_mib > 0 => bandwidth_probe(threads, args.probe_mib),
+        None => 0.0,
     };
     let roofline = if bandwidth > 0.0 {
         achieved / bandwidth
@@ -238,8 +284,9 @@ pub fn run(args: Args) -> CliResult {
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     if args.json {
-        let out = json!({
+        let mut out = json!({
             "model": name,
+            "backend": if on_gpu { "gpu" } else { "cpu" },
             "arch": c.arch.name(),
             "file_mib": file_mib,
             "threads": threads,
@@ -265,6 +312,13 @@ pub fn run(args: Args) -> CliResult {
             "roofline_fraction": roofline,
             "ceiling_tok_s": if bytes_per_token > 0 { bandwidth * 1e9 / bytes_per_token as f64 } else { 0.0 },
         });
+        if let Some(g) = &gpu {
+            out["adapter"] = json!(g.adapter);
+            out["dispatches_per_token"] = json!(g.dispatches);
+            out["gpu_pass_ms"] = json!(g.pass_ms);
+            out["gpu_weight_bytes"] = json!(g.weight_bytes);
+            out["dma_copy_gbps"] = json!(g.dma_gbs);
+        }
         println!("{out}");
     } else {
         println!("model        {name} ({}, {file_mib:.1} MiB)", c.arch.name());
@@ -272,6 +326,12 @@ pub fn run(args: Args) -> CliResult {
             "threads      {threads}   prompt {}   gen {}   depth {}   runs {}   chunk {chunk}",
             args.prompt, args.n_gen, args.depth, args.runs
         );
+        if let Some(g) = &gpu {
+            println!(
+                "gpu          {}\n             {} dispatches/token, GPU pass {:.3} ms/token",
+                g.adapter, g.dispatches, g.pass_ms
+            );
+        }
         println!("load         {load_ms:.1} ms (session {session_ms:.1} ms)");
         println!("prefill      {prefill_tok_s:.1} tok/s");
         println!("decode       {decode_tok_s:.1} tok/s   p50 {p50:.3} ms   p99 {p99:.3} ms");

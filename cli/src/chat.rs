@@ -59,6 +59,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CliResult {
+    common::check_backend(args.session.backend)?;
     let sampler = args.sampling.config()?;
     let path = common::model_path(args.model.as_deref(), common::DEMO_TEXT)?;
     let model = common::load_model(&path)?;

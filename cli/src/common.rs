@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use weft::backend::Backend;
 use weft::sample::SamplerConfig;
 use weft::tokenizer::Tokenizer;
 use weft::{Model, SessionConfig};
@@ -135,9 +136,44 @@ impl SamplingArgs {
     }
 }
 
+/// `--backend`: where a session's steps run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendArg {
+    /// The CPU (SIMD kernels, `--threads` workers).
+    #[default]
+    Cpu,
+    /// The GPU through wgpu; an error if none is usable (or the build lacks feature `gpu`).
+    Gpu,
+    /// The GPU if one passes its self-test, else the CPU.
+    Auto,
+}
+
+impl BackendArg {
+    pub fn backend(self) -> Backend {
+        match self {
+            BackendArg::Cpu => Backend::Cpu,
+            BackendArg::Gpu => Backend::Gpu,
+            BackendArg::Auto => Backend::Auto,
+        }
+    }
+}
+
+/// Explains a GPU request this build cannot serve, before any model is loaded.
+pub fn check_backend(arg: BackendArg) -> Result<(), String> {
+    if arg == BackendArg::Gpu && !cfg!(feature = "gpu") {
+        return Err("this weft was built without the GPU backend; rebuild with \
+                    `cargo build --release -p weft-cli --features gpu` or use --backend cpu"
+            .into());
+    }
+    Ok(())
+}
+
 /// Session options.
 #[derive(clap::Args, Clone, Debug)]
 pub struct SessionArgs {
+    /// Where the model runs: cpu, gpu (wgpu: Vulkan/Metal/DX12/GLES) or auto.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub backend: BackendArg,
     /// Worker threads (0: one per physical core).
     #[arg(short = 't', long, default_value_t = 0)]
     pub threads: usize,
@@ -152,6 +188,7 @@ impl SessionArgs {
         SessionConfig {
             threads: self.threads,
             kv_window: self.kv_window,
+            backend: self.backend.backend(),
             ..SessionConfig::default()
         }
     }

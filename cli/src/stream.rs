@@ -65,6 +65,7 @@ enum Runner {
 }
 
 pub fn run(args: Args) -> CliResult {
+    common::check_backend(args.session.backend)?;
     let path = common::model_path(args.model.as_deref(), common::DEMO_SENSOR)?;
     let model = common::load_model(&path)?;
     let width = model.config().input_width();

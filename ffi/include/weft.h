@@ -22,6 +22,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// `weft_session_params.backend`: the CPU.
+#define WEFT_BACKEND_CPU 0
+
+// `weft_session_params.backend`: the GPU, or an error.
+#define WEFT_BACKEND_GPU 1
+
+// `weft_session_params.backend`: the GPU if one is usable, else the CPU.
+#define WEFT_BACKEND_AUTO 2
+
 // What count-returning calls return on failure (`weft_last_status()` says why).
 #define WEFT_COUNT_ERROR INT32_MIN
 
@@ -164,6 +173,11 @@ typedef struct {
     // Multiply Q8_0/Q4_0 weights with int8-quantized activations (llama.cpp's scheme): faster,
     // about 0.5% relative rounding per matmul. Default false.
     bool int8_activations;
+    // Where the session runs: `WEFT_BACKEND_CPU` (default), `WEFT_BACKEND_GPU` (wgpu: Vulkan,
+    // Metal, DX12, GLES 3.1; `weft_session_new` fails if no adapter passes the start-up
+    // self-test or the library was built without the GPU) or `WEFT_BACKEND_AUTO` (the GPU if
+    // usable, else the CPU).
+    uint32_t backend;
 } weft_session_params;
 
 #ifdef __cplusplus

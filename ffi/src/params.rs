@@ -4,6 +4,7 @@
 use std::ffi::{c_char, c_void};
 
 use weft::SessionConfig;
+use weft::backend::Backend;
 use weft::sample::SamplerConfig;
 
 use crate::error::{Failure, FfiResult};
@@ -50,7 +51,19 @@ pub struct weft_session_params {
     /// Multiply Q8_0/Q4_0 weights with int8-quantized activations (llama.cpp's scheme): faster,
     /// about 0.5% relative rounding per matmul. Default false.
     pub int8_activations: bool,
+    /// Where the session runs: `WEFT_BACKEND_CPU` (default), `WEFT_BACKEND_GPU` (wgpu: Vulkan,
+    /// Metal, DX12, GLES 3.1; `weft_session_new` fails if no adapter passes the start-up
+    /// self-test or the library was built without the GPU) or `WEFT_BACKEND_AUTO` (the GPU if
+    /// usable, else the CPU).
+    pub backend: u32,
 }
+
+/// `weft_session_params.backend`: the CPU.
+pub const WEFT_BACKEND_CPU: u32 = 0;
+/// `weft_session_params.backend`: the GPU, or an error.
+pub const WEFT_BACKEND_GPU: u32 = 1;
+/// `weft_session_params.backend`: the GPU if one is usable, else the CPU.
+pub const WEFT_BACKEND_AUTO: u32 = 2;
 
 /// Sampling settings (llama.cpp names and defaults). `temperature` 0 = greedy.
 #[repr(C)]
@@ -96,6 +109,7 @@ pub extern "C" fn weft_session_default_params() -> weft_session_params {
         threads: saturate(c.threads),
         history: saturate(c.history),
         int8_activations: c.int8_activations,
+        backend: WEFT_BACKEND_CPU,
     }
 }
 
@@ -170,8 +184,20 @@ pub unsafe fn read<T: Params + Copy>(p: *const T, default: T) -> FfiResult<T> {
 }
 
 impl weft_session_params {
-    pub fn to_config(self) -> SessionConfig {
-        SessionConfig {
+    pub fn to_config(self) -> FfiResult<SessionConfig> {
+        let backend = match self.backend {
+            WEFT_BACKEND_CPU => Backend::Cpu,
+            WEFT_BACKEND_GPU => Backend::Gpu,
+            WEFT_BACKEND_AUTO => Backend::Auto,
+            b => {
+                return Err(Failure::invalid(format!(
+                    "weft_session_params.backend is {b}: use WEFT_BACKEND_CPU (0), \
+                     WEFT_BACKEND_GPU (1) or WEFT_BACKEND_AUTO (2)"
+                )));
+            }
+        };
+        Ok(SessionConfig {
+            backend,
             kv_window: self.kv_window as usize,
             kv_sinks: self.kv_sinks as usize,
             prefill_chunk: self.prefill_chunk as usize,
@@ -179,7 +205,7 @@ impl weft_session_params {
             history: self.history as usize,
             int8_activations: self.int8_activations,
             ..SessionConfig::default()
-        }
+        })
     }
 }
 

@@ -70,7 +70,7 @@ pub unsafe extern "C" fn weft_session_new(
         *out = std::ptr::null_mut();
         let m = unsafe { ptr::get(model, "model") }?;
         let p = unsafe { params::read(params, weft_session_default_params()) }?;
-        let session = m.model.session(p.to_config())?;
+        let session = m.model.session(p.to_config()?)?;
         let tok = m.tokenizer.as_ref();
         let inner = Inner {
             session,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use safetensors::{Dtype, SafeTensors};
 
+use crate::backend::Backend;
 use crate::convert::{ConvertOptions, OutType, convert_to_bytes};
 use crate::error::{Error, SessionError};
 use crate::gguf::Gguf;
@@ -124,7 +125,20 @@ pub fn max_rel(logits: &[f32], reference: &Reference) -> f64 {
 
 /// The reference's tokens fed one by one; returns every position's logits `[T, V]`.
 pub fn decode_logits(model: &Arc<Model>, tokens: &[u32]) -> Result<Vec<f32>, ParityError> {
-    let mut session = model.session(SessionConfig::default())?;
+    decode_logits_on(model, tokens, Backend::Cpu)
+}
+
+/// [`decode_logits`] on a chosen backend.
+pub fn decode_logits_on(
+    model: &Arc<Model>,
+    tokens: &[u32],
+    backend: Backend,
+) -> Result<Vec<f32>, ParityError> {
+    let config = SessionConfig {
+        backend,
+        ..SessionConfig::default()
+    };
+    let mut session = model.session(config)?;
     let mut all = Vec::with_capacity(tokens.len() * model.config().n_vocab);
     for &t in tokens {
         all.extend_from_slice(session.step(Input::Token(t))?);
@@ -138,7 +152,18 @@ pub fn prefill_logits(
     tokens: &[u32],
     chunk: usize,
 ) -> Result<Vec<f32>, ParityError> {
+    prefill_logits_on(model, tokens, chunk, Backend::Cpu)
+}
+
+/// [`prefill_logits`] on a chosen backend.
+pub fn prefill_logits_on(
+    model: &Arc<Model>,
+    tokens: &[u32],
+    chunk: usize,
+    backend: Backend,
+) -> Result<Vec<f32>, ParityError> {
     let config = SessionConfig {
+        backend,
         prefill_chunk: chunk,
         logits_all: true,
         ..SessionConfig::default()
@@ -164,6 +189,15 @@ pub fn chunk_sizes(t: usize) -> [usize; 3] {
 
 /// Decode and prefill (every size of [`chunk_sizes`]) of `model` against `reference`.
 pub fn score(model: &Arc<Model>, reference: &Reference) -> Result<Scores, ParityError> {
+    score_on(model, reference, Backend::Cpu)
+}
+
+/// [`score`] on a chosen backend.
+pub fn score_on(
+    model: &Arc<Model>,
+    reference: &Reference,
+    backend: Backend,
+) -> Result<Scores, ParityError> {
     if model.config().n_vocab != reference.vocab {
         return Err(ParityError::Reference(format!(
             "reference has {} logits per token, the model {}",
@@ -171,10 +205,13 @@ pub fn score(model: &Arc<Model>, reference: &Reference) -> Result<Scores, Parity
             model.config().n_vocab
         )));
     }
-    let decode_max_rel = max_rel(&decode_logits(model, &reference.tokens)?, reference);
+    let decode_max_rel = max_rel(
+        &decode_logits_on(model, &reference.tokens, backend)?,
+        reference,
+    );
     let mut prefill_max_rel = 0.0f64;
     for chunk in chunk_sizes(reference.tokens.len()) {
-        let logits = prefill_logits(model, &reference.tokens, chunk)?;
+        let logits = prefill_logits_on(model, &reference.tokens, chunk, backend)?;
         prefill_max_rel = prefill_max_rel.max(max_rel(&logits, reference));
     }
     Ok(Scores {
@@ -192,7 +229,15 @@ pub fn score(model: &Arc<Model>, reference: &Reference) -> Result<Scores, Parity
 /// sensitive. That the quantized path itself is exact is a separate test (a quantized model
 /// computes bit for bit what its dequantized-to-f32 twin computes).
 pub fn tolerance(ty: OutType) -> f64 {
+    tolerance_on(ty, Backend::Cpu)
+}
+
+/// [`tolerance`] of a backend: the GPU sums in a different order (subgroup and workgroup
+/// trees), so its f32 bar is 1e-3; quantized budgets are the same (their error is the
+/// quantization's, not the backend's).
+pub fn tolerance_on(ty: OutType, backend: Backend) -> f64 {
     match ty {
+        OutType::F32 if backend != Backend::Cpu => 1e-3,
         OutType::F32 => 1e-4,
         OutType::F16 => 8e-2,
         OutType::Q8_0 => 1.0,
@@ -206,6 +251,8 @@ pub struct ParityReport {
     pub case: String,
     #[serde(rename = "type")]
     pub ty: String,
+    /// `cpu` or `gpu`.
+    pub backend: String,
     pub decode_max_rel: f64,
     pub prefill_max_rel: f64,
     pub tolerance: f64,
@@ -215,13 +262,22 @@ pub struct ParityReport {
 /// Converts the Hugging Face fixture folder `dir` in memory to `ty`, loads it and scores both
 /// paths against `dir/reference.safetensors`.
 pub fn check_fixture(dir: &Path, ty: OutType) -> Result<ParityReport, ParityError> {
+    check_fixture_on(dir, ty, Backend::Cpu)
+}
+
+/// [`check_fixture`] on a chosen backend (`Gpu` fails if no usable GPU is found).
+pub fn check_fixture_on(
+    dir: &Path,
+    ty: OutType,
+    backend: Backend,
+) -> Result<ParityReport, ParityError> {
     let bytes = convert_to_bytes(dir, &ConvertOptions::new(ty))
         .map_err(|e| ParityError::Convert(e.to_string()))?;
     let gguf = Gguf::from_bytes(bytes).map_err(Error::from)?;
     let model = Arc::new(Model::from_gguf(gguf).map_err(Error::from)?);
     let reference = Reference::load(&dir.join("reference.safetensors"))?;
-    let scores = score(&model, &reference)?;
-    let tolerance = tolerance(ty);
+    let scores = score_on(&model, &reference, backend)?;
+    let tolerance = tolerance_on(ty, backend);
     let case = dir.file_name().map_or_else(
         || dir.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -229,6 +285,12 @@ pub fn check_fixture(dir: &Path, ty: OutType) -> Result<ParityReport, ParityErro
     Ok(ParityReport {
         case,
         ty: ty.to_string(),
+        backend: match backend {
+            Backend::Cpu => "cpu",
+            Backend::Gpu => "gpu",
+            Backend::Auto => "auto",
+        }
+        .into(),
         decode_max_rel: scores.decode_max_rel,
         prefill_max_rel: scores.prefill_max_rel,
         tolerance,

@@ -80,6 +80,25 @@ impl KvRing {
         &self.positions[..self.filled]
     }
 
+    /// The fill and per-slot positions this ring has after positions `0..next` were appended
+    /// (what a GPU session's ring holds: it keeps no positions of its own).
+    pub fn layout_after(&self, next: usize) -> (usize, impl Iterator<Item = u64> + '_) {
+        let filled = next.min(self.capacity());
+        let positions = (0..self.capacity()).map(move |slot| {
+            if slot >= filled {
+                0
+            } else if slot < self.sinks {
+                slot as u64
+            } else {
+                // The newest position p < next with (p − sinks) % window == slot − sinks.
+                let k = slot - self.sinks;
+                let last = next - 1 - self.sinks;
+                (self.sinks + last - (last + self.window - k) % self.window) as u64
+            }
+        });
+        (filled, positions)
+    }
+
     pub fn clear(&mut self) {
         self.keys.fill(0.0);
         self.values.fill(0.0);
@@ -189,6 +208,24 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layout_after_matches_appends() {
+        for (sinks, window) in [(0, 1), (0, 4), (2, 3), (4, 1), (3, 5)] {
+            let mut ring = KvRing::new(1, sinks, window);
+            for next in 1..40 {
+                ring.append(next - 1, &[0.0], &[0.0]);
+                let (filled, positions) = ring.layout_after(next);
+                assert_eq!(
+                    filled,
+                    ring.filled(),
+                    "sinks {sinks} window {window} next {next}"
+                );
+                let (_, _, expected, _) = ring.parts();
+                assert_eq!(positions.collect::<Vec<_>>(), expected, "next {next}");
+            }
+        }
+    }
 
     #[test]
     fn ring_keeps_sinks_and_the_last_window() {

@@ -155,6 +155,16 @@ static void test_session_errors(weft_model *m) {
     p = weft_session_default_params();
     p.size = 0;
     CHECK_STATUS(weft_session_new(m, &p, &s), WEFT_ERR_INVALID_ARG, "weft_session_params.size");
+    p = weft_session_default_params();
+    p.backend = 7;
+    CHECK_STATUS(weft_session_new(m, &p, &s), WEFT_ERR_INVALID_ARG, "WEFT_BACKEND_AUTO (2)");
+    /* This library is built without the GPU: asking for it is an error, AUTO runs on the CPU. */
+    p.backend = WEFT_BACKEND_GPU;
+    CHECK_STATUS(weft_session_new(m, &p, &s), WEFT_ERR_INVALID_ARG, "no GPU backend");
+    p.backend = WEFT_BACKEND_AUTO;
+    CHECK_OK(weft_session_new(m, &p, &s));
+    weft_session_free(&s);
+    CHECK(s == NULL, "free clears the handle");
 
     p = weft_session_default_params();
     p.prefill_chunk = 3;

@@ -6,67 +6,13 @@ use weft::backend::Backend;
 use weft::backend::gpu::GpuBackend;
 use weft::gguf::{GgmlType, Gguf};
 use weft::{Model, SessionConfig};
+use weft_kernels::gpu::bandwidth::copy_bandwidth;
 
 use crate::synth::{Shape, gguf};
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
-}
-
-/// Device copy bandwidth in GB/s, counting bytes read and written (as PyTorch's figure).
-fn copy_bandwidth(ctx: &weft_kernels::gpu::GpuContext) -> f64 {
-    let bytes = (1u64 << 30).min(ctx.limits.max_buffer_size / 2) & !255;
-    let mk = |u| {
-        ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("copy bench"),
-            size: bytes,
-            usage: u,
-            mapped_at_creation: false,
-        })
-    };
-    let (a, b) = (
-        mk(wgpu::BufferUsages::COPY_SRC),
-        mk(wgpu::BufferUsages::COPY_DST),
-    );
-    let mut best = f64::MAX;
-    for reps in [1, 10, 10] {
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        for _ in 0..reps {
-            enc.copy_buffer_to_buffer(&a, 0, &b, 0, bytes);
-        }
-        let t = Instant::now();
-        ctx.queue.submit([enc.finish()]);
-        ctx.wait().unwrap();
-        best = best.min(t.elapsed().as_secs_f64() / reps as f64);
-    }
-    2.0 * bytes as f64 / best / 1e9
-}
-
-/// The same measurement through a compute shader (the `copy` kernel, one float per invocation):
-/// what a kernel can stream, as the HBM reference for the kernels' bandwidth.
-fn shader_copy_bandwidth(ctx: &weft_kernels::gpu::GpuContext) -> f64 {
-    use weft_kernels::gpu::{Pipelines, Recorder, Step, View, ops};
-    let floats = ((ctx.max_binding() / 8).min(1 << 28) as usize) & !255;
-    let arena = ctx.storage_buffer("copy bench arena", 8 * floats as u64);
-    let step = ctx.step_buffer();
-    let mut pipes = Pipelines::default();
-    let mut r = Recorder::new(ctx, &mut pipes, &step, &arena, 1);
-    ops::copy(&mut r, View::one(0, floats), View::one(floats, floats)).unwrap();
-    let list = r.finish().unwrap();
-    let st = Step {
-        n: 1,
-        ..Step::default()
-    };
-    let mut best = f64::MAX;
-    for reps in [1, 10, 10] {
-        let lists: Vec<_> = (0..reps).map(|_| &list).collect();
-        let t = Instant::now();
-        ctx.run(&step, &st, &lists);
-        ctx.wait().unwrap();
-        best = best.min(t.elapsed().as_secs_f64() / reps as f64);
-    }
-    8.0 * floats as f64 / best / 1e9
 }
 
 pub fn bench(s: &Shape, ty: &str, decode_n: usize, prefill_n: usize) {
@@ -88,8 +34,8 @@ pub fn bench(s: &Shape, ty: &str, decode_n: usize, prefill_n: usize) {
     let t = Instant::now();
     let mut g = GpuBackend::new(&model, &cfg, &decode, &prefill).unwrap();
     let init_s = t.elapsed().as_secs_f64();
-    let dma_copy_gbs = copy_bandwidth(&g.ctx);
-    let copy_gbs = shader_copy_bandwidth(&g.ctx).max(dma_copy_gbs);
+    let bw = copy_bandwidth(&g.ctx).unwrap();
+    let (dma_copy_gbs, copy_gbs) = (bw.dma_gbs, bw.best());
     let vocab = model.config().n_vocab;
     let mut last = vec![0.0; vocab];
 

@@ -9,6 +9,8 @@ pub mod repack;
 pub mod shader;
 
 #[cfg(feature = "gpu")]
+pub mod bandwidth;
+#[cfg(feature = "gpu")]
 mod context;
 #[cfg(feature = "gpu")]
 mod dispatch;

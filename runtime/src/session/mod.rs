@@ -161,6 +161,39 @@ impl Session {
         self.state.kv.get(i)
     }
 
+    /// The GPU backend this session runs on, if any (measurement and diagnostics).
+    pub fn gpu(&mut self) -> Option<&mut GpuBackend> {
+        self.gpu.as_deref_mut()
+    }
+
+    /// Which backend runs this session's steps (`Auto` resolved).
+    pub fn backend(&self) -> Backend {
+        if self.gpu.is_some() {
+            Backend::Gpu
+        } else {
+            Backend::Cpu
+        }
+    }
+
+    /// Advances one position and picks the most likely next token (ties: lowest id). On the
+    /// GPU the argmax runs there and only the id is read back: [`Session::logits`] is then
+    /// `None` until the next [`Session::step`] or prefill. Does not touch the sampler's RNG.
+    pub fn step_greedy(&mut self, token: u32) -> Result<u32, SessionError> {
+        self.check_token(token)?;
+        self.history.push(token);
+        if let Some(g) = self.gpu.as_mut() {
+            g.set_tokens(&[token]);
+            let id = g.decode_greedy(self.position);
+            self.has_logits = false;
+            self.position += 1;
+            return Ok(id);
+        }
+        self.backend
+            .embed(&self.model, &[token], self.decode.input, &mut self.arena);
+        self.run_decode();
+        Ok(argmax(&self.logits))
+    }
+
     /// Advances one position; returns the logits of the next token (a regression model: its
     /// prediction of the next frame).
     pub fn step(&mut self, input: Input) -> Result<&[f32], SessionError> {
@@ -329,4 +362,15 @@ impl Session {
         self.has_logits = true;
         self.position += n;
     }
+}
+
+/// Index of the largest value (the first on ties; NaN never wins).
+fn argmax(v: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best as u32
 }

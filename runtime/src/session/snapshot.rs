@@ -7,6 +7,7 @@
 //! state-shaping configuration (`kv_window`, `kv_sinks`, `history`).
 
 use super::Session;
+use crate::backend::gpu::StateBytes;
 use crate::error::SessionError;
 use crate::model::Fnv;
 
@@ -14,6 +15,8 @@ const MAGIC: &[u8; 8] = b"WEFTSTAT";
 const VERSION: u32 = 1;
 const HEADER: usize = 64;
 const HAS_LOGITS: u32 = 1;
+/// KV rings uploaded per batch when a GPU session loads a blob (no allocation on that path).
+const MAX_RINGS: usize = 16;
 
 impl Session {
     /// Bytes of a state blob of this session (constant for its lifetime).
@@ -52,11 +55,6 @@ impl Session {
 
     /// Writes the whole state into `out` (exactly [`Session::state_size`] bytes).
     pub fn save_state(&self, out: &mut [u8]) -> Result<(), SessionError> {
-        if self.gpu.is_some() {
-            return Err(SessionError::InvalidConfig(
-                "state snapshots of a GPU session are not supported yet".into(),
-            ));
-        }
         let size = self.state_size();
         if out.len() != size {
             return Err(SessionError::StateSize {
@@ -75,13 +73,9 @@ impl Session {
         w.u64(self.position as u64);
         w.u64(count);
         w.u64(0);
-        w.f32s(&self.state.recurrent);
-        for ring in &self.state.kv {
-            let (keys, values, positions, filled) = ring.parts();
-            w.u64(filled as u64);
-            positions.iter().for_each(|&p| w.u64(p));
-            w.f32s(keys);
-            w.f32s(values);
+        match self.gpu.as_deref() {
+            Some(g) => g.read_state(|gpu| self.write_gpu_state(&mut w, gpu)),
+            None => self.write_cpu_state(&mut w),
         }
         w.f32s(&self.logits);
         self.sampler.rng_state().iter().for_each(|&s| w.u64(s));
@@ -90,13 +84,40 @@ impl Session {
         Ok(())
     }
 
-    /// Restores a blob written by [`Session::save_state`]; on error the session is unchanged.
-    pub fn load_state(&mut self, blob: &[u8]) -> Result<(), SessionError> {
-        if self.gpu.is_some() {
-            return Err(SessionError::InvalidConfig(
-                "state snapshots of a GPU session are not supported yet".into(),
-            ));
+    fn write_cpu_state(&self, w: &mut Writer) {
+        w.f32s(&self.state.recurrent);
+        for ring in &self.state.kv {
+            let (keys, values, positions, filled) = ring.parts();
+            w.u64(filled as u64);
+            positions.iter().for_each(|&p| w.u64(p));
+            w.f32s(keys);
+            w.f32s(values);
         }
+    }
+
+    /// The same bytes from a GPU session: its state ranges placed at their CPU offsets, its
+    /// rings' fill and positions derived from the stream position (a blob loads on either
+    /// backend).
+    fn write_gpu_state(&self, w: &mut Writer, gpu: &StateBytes) {
+        let start = w.at;
+        let len = 4 * self.state.recurrent.len();
+        w.buf[start..start + len].fill(0);
+        for (off, bytes) in gpu.ranges() {
+            let at = start + 4 * off;
+            w.buf[at..at + bytes.len()].copy_from_slice(bytes);
+        }
+        w.at += len;
+        for (i, ring) in self.state.kv.iter().enumerate() {
+            let (filled, positions) = ring.layout_after(self.position);
+            w.u64(filled as u64);
+            positions.for_each(|p| w.u64(p));
+            w.bytes(gpu.ring(i));
+        }
+    }
+
+    /// Restores a blob written by [`Session::save_state`] (on either backend); on error the
+    /// session is unchanged.
+    pub fn load_state(&mut self, blob: &[u8]) -> Result<(), SessionError> {
         let size = self.state_size();
         if blob.len() < HEADER {
             return Err(SessionError::StateSize {
@@ -153,6 +174,26 @@ impl Session {
         *history_count = count;
         self.position = position as usize;
         self.has_logits = flags & HAS_LOGITS != 0;
+        if let Some(g) = self.gpu.as_deref_mut() {
+            let mut rings = [(&[][..], &[][..]); MAX_RINGS];
+            let n = self.state.kv.len();
+            // Sessions with more call sites than MAX_RINGS upload in batches.
+            for (batch, kv) in self.state.kv.chunks(MAX_RINGS).enumerate() {
+                for (slot, ring) in rings.iter_mut().zip(kv) {
+                    let (keys, values, _, _) = ring.parts();
+                    *slot = (keys, values);
+                }
+                let recurrent: &[f32] = if batch == 0 {
+                    &self.state.recurrent
+                } else {
+                    &[]
+                };
+                g.write_state(recurrent, batch * MAX_RINGS, &rings[..kv.len()]);
+            }
+            if n == 0 {
+                g.write_state(&self.state.recurrent, 0, &[]);
+            }
+        }
         Ok(())
     }
 

@@ -63,6 +63,10 @@ pub struct GpuBackend {
     greedy: DispatchList,
     /// Whether the next run embeds token ids (else a frame was written to the input).
     tokens_in: bool,
+    /// Readback of the recurrent state and the KV rings (state snapshots).
+    stage_state: wgpu::Buffer,
+    /// (float offset in the CPU layout, floats, byte offset on the GPU) of each state range.
+    state_ranges: Vec<(usize, usize, u64)>,
     /// Pipelines built at init (one per kernel variant used).
     pub pipelines: usize,
     last_encode: std::time::Duration,
@@ -118,11 +122,13 @@ impl GpuBackend {
 
         // Recurrent state: every range at a 256-byte offset so that it can be bound alone.
         let mut state_at = HashMap::new();
+        let mut state_ranges = Vec::new();
         let mut state_bytes = 0u64;
         for s in all_ops().filter_map(state_of) {
             state_at.entry(s.off).or_insert_with(|| {
                 let at = state_bytes;
                 state_bytes = (at + 4 * s.len as u64).next_multiple_of(ctx.align());
+                state_ranges.push((s.off, s.len, at));
                 at
             });
         }
@@ -212,6 +218,11 @@ impl GpuBackend {
         };
         let stage_logits = staging("weft logits readback", out_bytes);
         let stage_ids = staging("weft id readback", 16);
+        let ring_bytes: u64 = res.rings.iter().map(wgpu::Buffer::size).sum();
+        let stage_state = staging(
+            "weft state readback",
+            (res.state.size() + ring_bytes).max(16),
+        );
 
         let mut pipes = Pipelines::default();
         let ids_bind = Bind::whole(&ids);
@@ -248,6 +259,8 @@ impl GpuBackend {
             decode: decode_c,
             prefill: prefill_c,
             greedy,
+            stage_state,
+            state_ranges,
             tokens_in: true,
             pipelines,
             last_encode: std::time::Duration::ZERO,
@@ -448,6 +461,55 @@ impl GpuBackend {
             + self.res.pool.bytes()
     }
 
+    /// Copies the recurrent state and every KV ring back and hands them to `f` (a snapshot;
+    /// the readback buffer exists since init).
+    pub fn read_state<R>(&self, f: impl FnOnce(&StateBytes) -> R) -> R {
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        let state_len = self.res.state.size();
+        enc.copy_buffer_to_buffer(&self.res.state, 0, &self.stage_state, 0, state_len);
+        let mut at = state_len;
+        for ring in &self.res.rings {
+            enc.copy_buffer_to_buffer(ring, 0, &self.stage_state, at, ring.size());
+            at += ring.size();
+        }
+        self.ctx.queue.submit([enc.finish()]);
+        let mut out = None;
+        map_read(&self.ctx, &self.stage_state, at, |data| {
+            out = Some(f(&StateBytes {
+                data,
+                ranges: &self.state_ranges,
+                rings: &self.res.rings,
+                state_len,
+            }));
+        });
+        out.expect("map_read calls back")
+    }
+
+    /// Uploads a recurrent state (CPU layout; empty: left as is) and the KV rings
+    /// `first_ring..` (keys and values of each).
+    pub fn write_state(
+        &mut self,
+        recurrent: &[f32],
+        first_ring: usize,
+        rings: &[(&[f32], &[f32])],
+    ) {
+        if !recurrent.is_empty() {
+            for &(off, len, at) in &self.state_ranges {
+                let bytes = bytemuck_f32(&recurrent[off..off + len]);
+                self.ctx.queue.write_buffer(&self.res.state, at, bytes);
+            }
+        }
+        for (buf, (keys, values)) in self.res.rings[first_ring..].iter().zip(rings) {
+            self.ctx.queue.write_buffer(buf, 0, bytemuck_f32(keys));
+            self.ctx
+                .queue
+                .write_buffer(buf, 4 * keys.len() as u64, bytemuck_f32(values));
+        }
+    }
+
     /// Zeroes the recurrent state and the KV rings (a fresh stream).
     pub fn clear_state(&mut self) {
         let mut enc = self
@@ -460,6 +522,30 @@ impl GpuBackend {
             .iter()
             .for_each(|r| enc.clear_buffer(r, 0, None));
         self.ctx.queue.submit([enc.finish()]);
+    }
+}
+
+/// A snapshot of a GPU session's state, as read back by [`GpuBackend::read_state`].
+pub struct StateBytes<'a> {
+    data: &'a [u8],
+    ranges: &'a [(usize, usize, u64)],
+    rings: &'a [wgpu::Buffer],
+    state_len: u64,
+}
+
+impl StateBytes<'_> {
+    /// Each state range: (float offset in the CPU layout, its little-endian f32 bytes).
+    pub fn ranges(&self) -> impl Iterator<Item = (usize, &[u8])> {
+        self.ranges.iter().map(|&(off, len, at)| {
+            let at = at as usize;
+            (off, &self.data[at..at + 4 * len])
+        })
+    }
+
+    /// Ring `i`: keys then values, little-endian f32.
+    pub fn ring(&self, i: usize) -> &[u8] {
+        let at = self.state_len + self.rings[..i].iter().map(wgpu::Buffer::size).sum::<u64>();
+        &self.data[at as usize..(at + self.rings[i].size()) as usize]
     }
 }
 

@@ -12,6 +12,6 @@ mod stub;
 mod tests;
 
 #[cfg(feature = "gpu")]
-pub use imp::{GpuBackend, select};
+pub use imp::{GpuBackend, StateBytes, select};
 #[cfg(not(feature = "gpu"))]
-pub use stub::{GpuBackend, select};
+pub use stub::{GpuBackend, StateBytes, select};

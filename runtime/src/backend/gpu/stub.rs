@@ -6,6 +6,19 @@ use crate::model::Model;
 use crate::program::{Buf, Program};
 use crate::session::SessionConfig;
 
+/// Uninhabited: no GPU, no snapshot.
+pub enum StateBytes {}
+
+impl StateBytes {
+    pub fn ranges(&self) -> std::iter::Empty<(usize, &[u8])> {
+        match *self {}
+    }
+
+    pub fn ring(&self, _i: usize) -> &[u8] {
+        match *self {}
+    }
+}
+
 /// Uninhabited: a session never holds one when the feature is off.
 #[derive(Debug)]
 pub enum GpuBackend {}
@@ -42,6 +55,18 @@ impl GpuBackend {
         _last: &mut [f32],
         _all: Option<&mut [f32]>,
     ) {
+        match *self {}
+    }
+
+    pub fn decode_greedy(&mut self, _pos: usize) -> u32 {
+        match *self {}
+    }
+
+    pub fn read_state<R>(&self, _f: impl FnOnce(&StateBytes) -> R) -> R {
+        match *self {}
+    }
+
+    pub fn write_state(&mut self, _recurrent: &[f32], _first: usize, _rings: &[(&[f32], &[f32])]) {
         match *self {}
     }
 
