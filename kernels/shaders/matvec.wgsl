@@ -51,10 +51,10 @@ const RPW: u32 = WG / LANES; // rows per workgroup
 #if EXPERT || T1
 const TT: u32 = 1u;
 #else
-const TT: u32 = 4u; // tokens per workgroup: each weight block is decoded once for TT tokens
+const TT: u32 = 8u; // tokens per workgroup: each weight block is decoded once for TT tokens
 #endif
 
-var<workgroup> part: array<f32, 2048>; // WG × 2·TT partial sums (tier 0 reduction)
+var<workgroup> part: array<f32, 4096>; // WG × 2·TT partial sums (tier 0 reduction)
 var<private> ss: array<f32, TT>; // NORM: this lane's part of Σ u² per token
 
 // x̂[t, c] given the token's row offsets of x (and z). NORM: accumulates u² into ss[t] and
@@ -144,6 +144,21 @@ fn q8_unit(q4: vec4<u32>, s0: vec4<u32>, s1: vec4<u32>, t: u32, xo: u32, zo: u32
     }
     return s;
 }
+
+// The 4 weights of quant word `qw` (blocks with the f16 scales sa.lo, sa.hi, sb.lo, sb.hi),
+// dequantized once for every token of a tile.
+fn q8_deq(qw: u32, sa: u32, sb: u32) -> vec4<f32> {
+    let q = i32(qw);
+    let b = vec4<f32>(f32(extractBits(q, 0u, 8u)), f32(extractBits(q, 8u, 8u)),
+                      f32(extractBits(q, 16u, 8u)), f32(extractBits(q, 24u, 8u)));
+    return b * vec4<f32>(halves(sa), halves(sb));
+}
+
+// x̂ at columns c, c + 32, c + 64, c + 96 (the blocks of one quant word).
+fn x4(t: u32, xo: u32, zo: u32, c: u32) -> vec4<f32> {
+    return vec4<f32>(xin(t, xo, zo, c), xin(t, xo, zo, c + 32u), xin(t, xo, zo, c + 64u),
+                     xin(t, xo, zo, c + 96u));
+}
 #endif
 
 @compute @workgroup_size(256)
@@ -194,8 +209,36 @@ fn main(ids: Ids) {
         let gr = le * p.rows + r;
         let ub = gr * ch * 32u;
         let sb = p.scale_off / 4u + gr * ch * 2u;
-        // Two units per lane and step (both loads issued before either is used).
         let nu = ch * 32u;
+#if !T1
+        // Several tokens: each unit's 16 weights are dequantized once (four vec4) and dotted
+        // with every token's x̂ (32 lanes read 32 consecutive x per load); a chunk with padding
+        // blocks (the last one when cols % 512 != 0) goes through q8_unit per token.
+        for (var u = lane; u < nu; u += LANES) {
+            let q = wq[ub + u];
+            let s0 = wq[sb + 2u * (u / 32u)];
+            let s1 = wq[sb + 2u * (u / 32u) + 1u];
+            let c0 = (u / 32u) * 512u + u % 32u;
+            let full = 16u * (u / 32u + 1u) <= nb;
+            let w0 = q8_deq(q.x, s0.x, s0.y);
+            let w1 = q8_deq(q.y, s0.z, s0.w);
+            let w2 = q8_deq(q.z, s1.x, s1.y);
+            let w3 = q8_deq(q.w, s1.z, s1.w);
+            for (var t = 0u; t < TT; t++) {
+                if t < nt {
+                    if full {
+                        acc[t] += dot(w0, x4(t, xo[t], zo[t], c0))
+                                + dot(w1, x4(t, xo[t], zo[t], c0 + 128u))
+                                + dot(w2, x4(t, xo[t], zo[t], c0 + 256u))
+                                + dot(w3, x4(t, xo[t], zo[t], c0 + 384u));
+                    } else {
+                        acc[t] += q8_unit(q, s0, s1, t, xo[t], zo[t], u, nb);
+                    }
+                }
+            }
+        }
+#else
+        // Two units per lane and step (both loads issued before either is used).
         for (var u = lane; u < nu; u += 2u * LANES) {
             let ub2 = min(u + LANES, nu - 1u);
             let qa = wq[ub + u];
@@ -214,6 +257,7 @@ fn main(ids: Ids) {
                 }
             }
         }
+#endif
 #elif Q4_0
         // One quant word per lane per step, so a row's lanes read consecutive words.
         let nb = p.cols / 32u;

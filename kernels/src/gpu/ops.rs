@@ -163,7 +163,7 @@ fn matvec_impl(
     if one && route.is_none() {
         defines.push("T1");
     }
-    let tt = if route.is_some() || one { 1 } else { 4 };
+    let tt = if route.is_some() || one { 1 } else { 8 };
     let (rv, k, slot) = route.unwrap_or((View::one(0, 0), 0, 0));
     let none = View::one(0, 0);
     let [zo, zs, zm] = w3(norm.and_then(|n| n.z.as_ref()).unwrap_or(&none));

@@ -3,7 +3,8 @@
 //! into one matvec dispatch (the CPU Program is unchanged):
 //! - `RmsNorm` or one-group `GatedRmsNorm` followed by a `MatMul` of its output: the norm becomes
 //!   the matvec's prologue (each row's lanes accumulate Σ u² beside the dot product; the
-//!   workgroups also write the normalised row, so later readers of it still find it);
+//!   workgroups also write the normalised row, so later readers of it still find it); only
+//!   where the matvec sees one token (decode lists, a prefill's last row);
 //! - a `MatMul` followed by `Add`/`AddInPlace` of its output: the sum is the epilogue;
 //! - a `MatMul` and a later `Softplus` over some of its output's columns, when no op in between
 //!   touches those columns: the softplus is the epilogue of those rows.
@@ -88,8 +89,13 @@ struct Fused {
 fn fuse_at(ops: &[Op<Buf>], i: usize, max_rows: usize) -> Option<Fused> {
     let ov = |a: &Buf, b: &Buf| overlap(a, b, max_rows);
     // Prologue.
+    // Only where the matvec sees one token (decode, a prefill's last row): with several tokens
+    // per workgroup the per-element Σ u² and norm-weight multiply cost more in the matvec's
+    // inner loop than the separate norm dispatch (prefill on the H100: zamba2-2.7b Q4_0
+    // 441 → 267 tok/s with the prologue).
+    let one = |b: &Buf| max_rows == 1 || b.rows != Rows::All;
     let (norm, m) = match &ops[i] {
-        Op::RmsNorm { x, y, w, eps } => (Some((*x, None, *w, *eps, *y)), i + 1),
+        Op::RmsNorm { x, y, w, eps } if one(y) => (Some((*x, None, *w, *eps, *y)), i + 1),
         Op::GatedRmsNorm {
             x,
             z,
@@ -97,7 +103,7 @@ fn fuse_at(ops: &[Op<Buf>], i: usize, max_rows: usize) -> Option<Fused> {
             w,
             group,
             eps,
-        } if FUSE_GATED && *group == x.width => (Some((*x, Some(*z), Some(*w), *eps, *y)), i + 1),
+        } if FUSE_GATED && *group == x.width && one(y) => (Some((*x, Some(*z), Some(*w), *eps, *y)), i + 1),
         _ => (None, i),
     };
     let Some(Op::MatMul { w, x: mx, y }) = ops.get(m) else {
