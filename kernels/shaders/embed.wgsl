@@ -26,12 +26,14 @@ fn wval(r: u32, c: u32) -> f32 {
     let byte = r * ch * 512u + (c / 512u) * 512u + (c % 32u) * 16u + (c % 512u) / 32u;
     return d * f32(extractBits(i32(wq[byte / 4u]), 8u * (byte % 4u), 8u));
 #elif Q4_0
-    let gb = r * (p.cols / 32u) + c / 32u;
+    // As Q8_0 with 256-byte chunks: element c at byte r·256·chunks + (c / 512)·256
+    // + (c % 16)·16 + (c % 512) / 32, high nibble when c % 32 >= 16.
+    let ch = (p.cols + 511u) / 512u;
+    let gb = r * ch * 16u + c / 32u;
     let d = f16_at(wq[p.scale_off + (gb >> 1u)], gb);
-    let j = c % 32u;
-    let jj = j % 16u;
-    let byte = (wq[gb * 4u + jj / 4u] >> (8u * (jj % 4u))) & 0xffu;
-    let q = select(byte & 15u, byte >> 4u, j >= 16u);
+    let at = r * ch * 256u + (c / 512u) * 256u + (c % 16u) * 16u + (c % 512u) / 32u;
+    let byte = (wq[at / 4u] >> (8u * (at % 4u))) & 0xffu;
+    let q = select(byte & 15u, byte >> 4u, c % 32u >= 16u);
     return d * (f32(q) - 8.0);
 #else
     let gi = r * p.cols + c;

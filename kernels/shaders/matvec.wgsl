@@ -7,8 +7,8 @@
 //            EXPERT: route [n, 2k] = [weights | expert ids] at (route_off, route_stride)
 //            NORM: z (GATED), the normalised row xn, the residual a and the sum o (when has_add)
 //   3 wq     one shard of W (rows × cols; EXPERT: experts × rows × cols), repacked: quant plane
-//            at 0, f16 scale plane at scale_off (Q8_0, Q4_0; words). Q8_0 is bound as
-//            vec4<u32> (16 bytes per lane and step, see repack.rs for the interleaved layout).
+//            at 0, f16 scale plane at scale_off (Q8_0, Q4_0; words). Q8_0 and Q4_0 are bound
+//            as vec4<u32> (16 bytes per lane and step, see repack.rs for the interleaved layouts).
 //   4 nw     NORM: the norm weight [cols] (a dummy when has_nw = 0)
 //   5 sp     the softplus bias of rows [sp_lo, sp_hi) (a dummy when sp_on = 0)
 // Variants: one of F32 / F16 / BF16 / Q8_0 / Q4_0; EXPERT (W picked per token by the route);
@@ -34,7 +34,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-#if Q8_0
+#if Q8_0 || Q4_0
 @group(0) @binding(3) var<storage, read> wq: array<vec4<u32>>;
 #else
 @group(0) @binding(3) var<storage, read> wq: array<u32>;
@@ -51,10 +51,10 @@ const RPW: u32 = WG / LANES; // rows per workgroup
 #if EXPERT || T1
 const TT: u32 = 1u;
 #else
-const TT: u32 = 8u; // tokens per workgroup: each weight block is decoded once for TT tokens
+const TT: u32 = 8u; // tokens per workgroup: each weight unit is dequantized once for TT tokens
 #endif
 
-var<workgroup> part: array<f32, 4096>; // WG × 2·TT partial sums (tier 0 reduction)
+var<workgroup> part: array<f32, 2048>; // WG × TT partial sums (tier 0 reduction)
 var<private> ss: array<f32, TT>; // NORM: this lane's part of Σ u² per token
 
 // x̂[t, c] given the token's row offsets of x (and z). NORM: accumulates u² into ss[t] and
@@ -97,6 +97,12 @@ fn halves(w: u32) -> vec2<f32> {
     let sub = vec2<f32>(a) * 5.9604644775390625e-8; // m · 2^-24 when the exponent is 0
     let v = select(nrm, sub, a < vec2<u32>(0x400u));
     return bitcast<vec2<f32>>(bitcast<vec2<u32>>(v) | ((h & vec2<u32>(0x8000u)) << vec2<u32>(16u)));
+}
+
+// x̂ at columns c, c + 32, c + 64, c + 96 (the blocks of one quant word).
+fn x4(t: u32, xo: u32, zo: u32, c: u32) -> vec4<f32> {
+    return vec4<f32>(xin(t, xo, zo, c), xin(t, xo, zo, c + 32u), xin(t, xo, zo, c + 64u),
+                     xin(t, xo, zo, c + 96u));
 }
 
 #if Q8_0
@@ -153,11 +159,65 @@ fn q8_deq(qw: u32, sa: u32, sb: u32) -> vec4<f32> {
                       f32(extractBits(q, 16u, 8u)), f32(extractBits(q, 24u, 8u)));
     return b * vec4<f32>(halves(sa), halves(sb));
 }
+#endif
 
-// x̂ at columns c, c + 32, c + 64, c + 96 (the blocks of one quant word).
-fn x4(t: u32, xo: u32, zo: u32, c: u32) -> vec4<f32> {
-    return vec4<f32>(xin(t, xo, zo, c), xin(t, xo, zo, c + 32u), xin(t, xo, zo, c + 64u),
-                     xin(t, xo, zo, c + 96u));
+#if Q4_0
+// One 16-byte unit of a Q4_0 chunk dequantized: word k holds byte l of blocks 4k..4k + 4 (low
+// nibble: column l, high: l + 16 of each block); lo_k / hi_k are those 8 weights.
+struct Q4W {
+    lx: vec4<f32>, hx: vec4<f32>, ly: vec4<f32>, hy: vec4<f32>,
+    lz: vec4<f32>, hz: vec4<f32>, lw: vec4<f32>, hw: vec4<f32>,
+}
+
+fn q4_lo(w: u32) -> vec4<f32> {
+    return vec4<f32>(f32(w & 15u), f32((w >> 8u) & 15u), f32((w >> 16u) & 15u),
+                     f32((w >> 24u) & 15u)) - 8.0;
+}
+
+fn q4_hi(w: u32) -> vec4<f32> {
+    return vec4<f32>(f32((w >> 4u) & 15u), f32((w >> 12u) & 15u), f32((w >> 20u) & 15u),
+                     f32(w >> 28u)) - 8.0;
+}
+
+fn q4_deq(q: vec4<u32>, s0: vec4<u32>, s1: vec4<u32>) -> Q4W {
+    let dx = vec4<f32>(halves(s0.x), halves(s0.y));
+    let dy = vec4<f32>(halves(s0.z), halves(s0.w));
+    let dz = vec4<f32>(halves(s1.x), halves(s1.y));
+    let dw = vec4<f32>(halves(s1.z), halves(s1.w));
+    return Q4W(q4_lo(q.x) * dx, q4_hi(q.x) * dx, q4_lo(q.y) * dy, q4_hi(q.y) * dy,
+               q4_lo(q.z) * dz, q4_hi(q.z) * dz, q4_lo(q.w) * dw, q4_hi(q.w) * dw);
+}
+
+// x̂ at c + 32 k (k = 0..4), zero past the row (the padded last chunk).
+fn x4m(t: u32, xo: u32, zo: u32, c: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    if c < p.cols {
+        v.x = xin(t, xo, zo, c);
+    }
+    if c + 32u < p.cols {
+        v.y = xin(t, xo, zo, c + 32u);
+    }
+    if c + 64u < p.cols {
+        v.z = xin(t, xo, zo, c + 64u);
+    }
+    if c + 96u < p.cols {
+        v.w = xin(t, xo, zo, c + 96u);
+    }
+    return v;
+}
+
+// A dequantized unit (column c0 = chunk · 512 + l) dotted with x̂; `full`: no padding block.
+fn q4_dot(w: Q4W, t: u32, xo: u32, zo: u32, c0: u32, full: bool) -> f32 {
+    if full {
+        return dot(w.lx, x4(t, xo, zo, c0)) + dot(w.hx, x4(t, xo, zo, c0 + 16u))
+             + dot(w.ly, x4(t, xo, zo, c0 + 128u)) + dot(w.hy, x4(t, xo, zo, c0 + 144u))
+             + dot(w.lz, x4(t, xo, zo, c0 + 256u)) + dot(w.hz, x4(t, xo, zo, c0 + 272u))
+             + dot(w.lw, x4(t, xo, zo, c0 + 384u)) + dot(w.hw, x4(t, xo, zo, c0 + 400u));
+    }
+    return dot(w.lx, x4m(t, xo, zo, c0)) + dot(w.hx, x4m(t, xo, zo, c0 + 16u))
+         + dot(w.ly, x4m(t, xo, zo, c0 + 128u)) + dot(w.hy, x4m(t, xo, zo, c0 + 144u))
+         + dot(w.lz, x4m(t, xo, zo, c0 + 256u)) + dot(w.hz, x4m(t, xo, zo, c0 + 272u))
+         + dot(w.lw, x4m(t, xo, zo, c0 + 384u)) + dot(w.hw, x4m(t, xo, zo, c0 + 400u));
 }
 #endif
 
@@ -259,30 +319,48 @@ fn main(ids: Ids) {
         }
 #endif
 #elif Q4_0
-        // One quant word per lane per step, so a row's lanes read consecutive words.
+        // Interleaved chunks of 512 columns, 16 units of 16 bytes each (repack.rs): unit u of a
+        // row is unit u % 16 of chunk u / 16; lanes 0..16 and 16..32 read two chunks' 512
+        // contiguous bytes, then 16 consecutive x per nibble position.
         let nb = p.cols / 32u;
-        let rb = (le * p.rows + r) * nb;
-        let nw4 = p.cols / 8u;
-        let rw = (le * p.rows + r) * nw4;
-        for (var w = lane; w < nw4; w += LANES) {
-            let word = wq[rw + w];
-            let gb = rb + w / 4u;
-            let lo = vec4<f32>(f32(word & 15u), f32((word >> 8u) & 15u),
-                               f32((word >> 16u) & 15u), f32((word >> 24u) & 15u)) - 8.0;
-            let hi = vec4<f32>(f32((word >> 4u) & 15u), f32((word >> 12u) & 15u),
-                               f32((word >> 20u) & 15u), f32(word >> 28u)) - 8.0;
-            let c = (w / 4u) * 32u + (w % 4u) * 4u;
-            let d = f16_at(wq[p.scale_off + (gb >> 1u)], gb);
+        let ch = (p.cols + 511u) / 512u;
+        let gr = le * p.rows + r;
+        let nu = ch * 16u;
+        let ub = gr * nu;
+        let sb = p.scale_off / 4u + gr * ch * 2u;
+#if T1
+        // Two units per lane and step (both loads issued before either is used).
+        for (var u = lane; u < nu; u += 2u * LANES) {
+            let ub2 = min(u + LANES, nu - 1u);
+            let qa = wq[ub + u];
+            let qb = wq[ub + ub2];
+            let sa0 = wq[sb + 2u * (u / 16u)];
+            let sa1 = wq[sb + 2u * (u / 16u) + 1u];
+            let sb0 = wq[sb + 2u * (ub2 / 16u)];
+            let sb1 = wq[sb + 2u * (ub2 / 16u) + 1u];
+            let ca = (u / 16u) * 512u + u % 16u;
+            let cb = (ub2 / 16u) * 512u + ub2 % 16u;
+            var s = q4_dot(q4_deq(qa, sa0, sa1), 0u, xo[0], zo[0], ca,
+                           16u * (u / 16u + 1u) <= nb);
+            if u + LANES < nu {
+                s += q4_dot(q4_deq(qb, sb0, sb1), 0u, xo[0], zo[0], cb,
+                            16u * (ub2 / 16u + 1u) <= nb);
+            }
+            acc[0] += s;
+        }
+#else
+        // Several tokens: each unit is dequantized once and dotted with every token's x̂.
+        for (var u = lane; u < nu; u += LANES) {
+            let w = q4_deq(wq[ub + u], wq[sb + 2u * (u / 16u)], wq[sb + 2u * (u / 16u) + 1u]);
+            let c0 = (u / 16u) * 512u + u % 16u;
+            let full = 16u * (u / 16u + 1u) <= nb;
             for (var t = 0u; t < TT; t++) {
                 if t < nt {
-                    let xa = vec4<f32>(xin(t, xo[t], zo[t], c), xin(t, xo[t], zo[t], c + 1u),
-                                       xin(t, xo[t], zo[t], c + 2u), xin(t, xo[t], zo[t], c + 3u));
-                    let xb = vec4<f32>(xin(t, xo[t], zo[t], c + 16u), xin(t, xo[t], zo[t], c + 17u),
-                                       xin(t, xo[t], zo[t], c + 18u), xin(t, xo[t], zo[t], c + 19u));
-                    acc[t] += d * (dot(lo, xa) + dot(hi, xb));
+                    acc[t] += q4_dot(w, t, xo[t], zo[t], c0, full);
                 }
             }
         }
+#endif
 #else
         let rb = (le * p.rows + r) * p.cols;
         for (var c = lane; c < p.cols; c += LANES) {
@@ -303,23 +381,34 @@ fn main(ids: Ids) {
 #endif
     }
 #else
-    for (var t = 0u; t < TT; t++) {
-        part[ids.li * 2u * TT + t] = acc[t];
-        part[ids.li * 2u * TT + TT + t] = ss[t];
-    }
-    workgroupBarrier();
-    for (var s = LANES / 2u; s > 0u; s >>= 1u) {
-        if lane < s {
-            for (var t = 0u; t < 2u * TT; t++) {
-                part[ids.li * 2u * TT + t] += part[(ids.li + s) * 2u * TT + t];
+    // The dot products, then (NORM) Σ u², through the same WG × TT floats.
+#if NORM
+    let halves_n = 2u;
+#else
+    let halves_n = 1u;
+#endif
+    let first = (ids.li - lane) * TT; // lane 0 of this row's lanes
+    for (var h = 0u; h < halves_n; h++) {
+        for (var t = 0u; t < TT; t++) {
+            part[ids.li * TT + t] = select(acc[t], ss[t], h == 1u);
+        }
+        workgroupBarrier();
+        for (var s = LANES / 2u; s > 0u; s >>= 1u) {
+            if lane < s {
+                for (var t = 0u; t < TT; t++) {
+                    part[ids.li * TT + t] += part[(ids.li + s) * TT + t];
+                }
+            }
+            workgroupBarrier();
+        }
+        for (var t = 0u; t < TT; t++) {
+            if h == 0u {
+                acc[t] = part[first + t];
+            } else {
+                ss[t] = part[first + t];
             }
         }
         workgroupBarrier();
-    }
-    let first = (ids.li - lane) * 2u * TT; // lane 0 of this row's lanes
-    for (var t = 0u; t < TT; t++) {
-        acc[t] = part[first + t];
-        ss[t] = part[first + TT + t];
     }
 #endif
     var inv: array<f32, TT>;

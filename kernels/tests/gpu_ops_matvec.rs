@@ -62,6 +62,7 @@ fn matvec_and_matmul_match_cpu_for_every_type() {
             .iter()
             .map(|t| (*t, 512))
             .chain([(GgmlType::Q8_0, 800), (GgmlType::Q8_0, 96)])
+            .chain([(GgmlType::Q4_0, 800), (GgmlType::Q4_0, 96)])
         {
             let (rows, n) = (67, 5);
             let mut r = Rng::new(ty.id() as u64 + 1);
@@ -276,7 +277,10 @@ fn expert_matvec_picks_each_tokens_expert() {
             .map(|b| WeightView::new(GgmlType::Q4_0, b, rows, cols).unwrap())
             .collect();
         let whole = GpuMatrix::upload(ctx, "experts", &views).unwrap();
-        let one_per_shard = GpuMatrix::upload_limited(ctx, "experts", &views, 1200).unwrap();
+        // Room for one expert (rows padded to 512 columns), not two.
+        let one = layout(GpuType::Q4_0, rows as u64, cols as u64).bytes;
+        let one_per_shard =
+            GpuMatrix::upload_limited(ctx, "experts", &views, one + one / 2).unwrap();
         assert_eq!(one_per_shard.shards.len(), e);
         let x = r.vec(n * cols);
         // Routes: [w0, w1, e0, e1] per token.
@@ -312,7 +316,7 @@ fn expert_matvec_picks_each_tokens_expert() {
 fn embedding_rows_match_cpu_dequantization() {
     for ctx in contexts() {
         for ty in TYPES {
-            let (rows, cols) = (50, 256);
+            let (rows, cols) = (50, 768);
             let mut r = Rng::new(20 + ty.id() as u64);
             let bytes = encode(ty, &r.vec(rows * cols));
             let w = WeightView::new(ty, &bytes, rows, cols).unwrap();

@@ -151,7 +151,7 @@ fn matvec_impl(
     r.check_view("matvec y", &y, w.rows)?;
     same_rows("matvec", &x, &y)?;
     let ty = w.ty.define();
-    // One token per workgroup where a run has one row (decode lists), else 4.
+    // One token per workgroup where a run has one row (decode lists), else 8 (TT in matvec.wgsl).
     let one = tokens(r, &x) == 1;
     let mut defines: Vec<&'static str> = vec![ty];
     match (&route, norm) {

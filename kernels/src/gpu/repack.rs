@@ -7,9 +7,10 @@
 //! chunks of 512 columns (16 blocks; the last chunk is padded with zeros), and the 16-byte unit
 //! `l` (0..32) of a chunk holds element `l` of the chunk's blocks 0..16 (byte j = block j). The
 //! Q8_0 scale plane holds 16 f16 per row chunk (zeros for padding blocks): row r, block b at
-//! half index `r · 16 · chunks + b`. Q4_0: ggml's nibble order (4 words per block: byte j =
-//! element j low nibble, j + 16 high), one f16 scale per block, two per word. F16/BF16 two
-//! elements per word, F32 one. The scale plane starts at `scale_off` (u32 words, 256-byte
+//! half index `r · 16 · chunks + b`. Q4_0 the same with 16-byte units of nibble pairs: a chunk
+//! of 512 columns is 256 bytes, unit `l` (0..16) holds byte `l` of the chunk's blocks 0..16
+//! (byte j = block j; ggml's nibble order: low nibble element l, high nibble element l + 16),
+//! and the same scale plane as Q8_0. F16/BF16 two elements per word, F32 one. The scale plane starts at `scale_off` (u32 words, 256-byte
 //! aligned).
 //! A matrix too large for one binding is split into shards: by rows (one expert) or by whole
 //! experts (stacked expert matrices, so a kernel can pick the expert per token).
@@ -86,30 +87,29 @@ pub fn q8_chunks(cols: usize) -> usize {
     cols.div_ceil(Q8_CHUNK)
 }
 
+/// Quant bytes of one interleaved chunk (512 columns) of a Q8_0 or Q4_0 row.
+fn chunk_bytes(ty: GpuType) -> usize {
+    if ty == GpuType::Q4_0 {
+        Q8_CHUNK / 2
+    } else {
+        Q8_CHUNK
+    }
+}
+
 /// The layout of a shard of `rows` rows (all experts together) of `cols` elements of type `ty`.
 pub fn layout(ty: GpuType, rows: u64, cols: u64) -> ShardLayout {
     let elems = rows * cols;
-    if ty == GpuType::Q8_0 {
+    if ty.is_blocked() {
         let ch = q8_chunks(cols as usize) as u64;
-        let scale_at = (rows * ch * Q8_CHUNK as u64).next_multiple_of(PLANE_ALIGN);
+        let scale_at = (rows * ch * chunk_bytes(ty) as u64).next_multiple_of(PLANE_ALIGN);
         return ShardLayout {
             scale_off: (scale_at / 4) as u32,
             bytes: scale_at + (rows * ch * 32).max(16),
         };
     }
-    let q = ty.quant_bytes(elems).next_multiple_of(4);
-    if ty.is_blocked() {
-        let scale_at = q.next_multiple_of(PLANE_ALIGN);
-        let scales = (2 * (elems / 32)).next_multiple_of(4);
-        ShardLayout {
-            scale_off: (scale_at / 4) as u32,
-            bytes: scale_at + scales,
-        }
-    } else {
-        ShardLayout {
-            scale_off: 0,
-            bytes: q.max(4),
-        }
+    ShardLayout {
+        scale_off: 0,
+        bytes: ty.quant_bytes(elems).next_multiple_of(4).max(4),
     }
 }
 
@@ -179,11 +179,11 @@ pub fn repack(views: &[WeightView], shard: &ShardSpec, out: &mut Vec<u8>) -> Opt
         (shard.experts.len() * shard.rows.len()) as u64,
         cols as u64,
     );
-    let chunk_row = q8_chunks(cols) * Q8_CHUNK;
+    let chunk_row = q8_chunks(cols) * chunk_bytes(ty);
     out.clear();
     out.resize(lay.bytes as usize, 0);
     let scale_at = 4 * lay.scale_off as usize;
-    let (mut q, mut s) = (0usize, 0usize);
+    let mut q = 0usize;
     let mut tmp = vec![0.0f32; if ty == GpuType::F32 { cols } else { 0 }];
     for v in &views[shard.experts.clone()] {
         for r in shard.rows.clone() {
@@ -203,13 +203,19 @@ pub fn repack(views: &[WeightView], shard: &ShardSpec, out: &mut Vec<u8>) -> Opt
                     q += chunk_row;
                 }
                 GpuType::Q4_0 => {
-                    let (bb, qb) = (18, 16);
-                    for blk in row.chunks_exact(bb) {
-                        out[scale_at + s..scale_at + s + 2].copy_from_slice(&blk[..2]);
-                        s += 2;
-                        out[q..q + qb].copy_from_slice(&blk[2..]);
-                        q += qb;
+                    // As Q8_0 with 16 bytes (nibble pairs) per block: quant byte l of block b
+                    // at 16·l + b % 16 of chunk b / 16; scales 16 per chunk.
+                    let i = q / chunk_row;
+                    let per = Q8_CHUNK / 32;
+                    for (b, blk) in row.chunks_exact(18).enumerate() {
+                        let sat = scale_at + 2 * (i * chunk_row / 16 + b);
+                        out[sat..sat + 2].copy_from_slice(&blk[..2]);
+                        let base = q + (b / per) * (Q8_CHUNK / 2) + b % per;
+                        for (l, &v) in blk[2..].iter().enumerate() {
+                            out[base + 16 * l] = v;
+                        }
                     }
+                    q += chunk_row;
                 }
                 GpuType::F16 | GpuType::BF16 => {
                     out[q..q + row.len()].copy_from_slice(row);
@@ -262,6 +268,33 @@ mod tests {
         assert_eq!(&out[1026..1028], &bytes[68 + 34..68 + 36]);
         assert_eq!(&out[1028..1056], &[0u8; 28], "padding scales");
         assert_eq!(&out[1056..1058], &bytes[136..138], "row 2, 16 halves later");
+    }
+
+    #[test]
+    fn q4_units_hold_byte_l_of_sixteen_blocks() {
+        let mut r = Rng::new(9);
+        let x = r.normal_vec(2 * 544);
+        let bytes = quantize(GgmlType::Q4_0, &x).unwrap();
+        let v = WeightView::new(GgmlType::Q4_0, &bytes, 2, 544).unwrap();
+        let shard = ShardSpec {
+            experts: 0..1,
+            rows: 0..2,
+        };
+        let mut out = Vec::new();
+        assert_eq!(repack(&[v], &shard, &mut out), Some(GpuType::Q4_0));
+        let lay = layout(GpuType::Q4_0, 2, 544);
+        assert_eq!(lay.scale_off, 256, "2 rows of 2 chunks of 256 quant bytes");
+        assert_eq!(out.len() as u64, lay.bytes);
+        let row = 17 * 18; // source row 1: 17 blocks of 18 bytes
+        for l in 0..16 {
+            assert_eq!(out[512 + 16 * l], bytes[row + 2 + l], "block 0");
+            assert_eq!(out[512 + 16 * l + 15], bytes[row + 15 * 18 + 2 + l], "block 15");
+            assert_eq!(out[512 + 256 + 16 * l], bytes[row + 16 * 18 + 2 + l], "block 16");
+            assert_eq!(out[512 + 256 + 16 * l + 1], 0, "padding block");
+        }
+        // Scales: 32 halves per row (2 chunks); row 1 block 16 at half 32 + 16.
+        assert_eq!(&out[1024 + 96..1024 + 98], &bytes[row + 16 * 18..row + 16 * 18 + 2]);
+        assert_eq!(&out[1024 + 98..1024 + 128], &[0u8; 30], "padding scales");
     }
 
     #[test]
