@@ -288,12 +288,23 @@ mod tests {
         let row = 17 * 18; // source row 1: 17 blocks of 18 bytes
         for l in 0..16 {
             assert_eq!(out[512 + 16 * l], bytes[row + 2 + l], "block 0");
-            assert_eq!(out[512 + 16 * l + 15], bytes[row + 15 * 18 + 2 + l], "block 15");
-            assert_eq!(out[512 + 256 + 16 * l], bytes[row + 16 * 18 + 2 + l], "block 16");
+            assert_eq!(
+                out[512 + 16 * l + 15],
+                bytes[row + 15 * 18 + 2 + l],
+                "block 15"
+            );
+            assert_eq!(
+                out[512 + 256 + 16 * l],
+                bytes[row + 16 * 18 + 2 + l],
+                "block 16"
+            );
             assert_eq!(out[512 + 256 + 16 * l + 1], 0, "padding block");
         }
         // Scales: 32 halves per row (2 chunks); row 1 block 16 at half 32 + 16.
-        assert_eq!(&out[1024 + 96..1024 + 98], &bytes[row + 16 * 18..row + 16 * 18 + 2]);
+        assert_eq!(
+            &out[1024 + 96..1024 + 98],
+            &bytes[row + 16 * 18..row + 16 * 18 + 2]
+        );
         assert_eq!(&out[1024 + 98..1024 + 128], &[0u8; 30], "padding scales");
     }
 

@@ -103,7 +103,9 @@ fn fuse_at(ops: &[Op<Buf>], i: usize, max_rows: usize) -> Option<Fused> {
             w,
             group,
             eps,
-        } if FUSE_GATED && *group == x.width && one(y) => (Some((*x, Some(*z), Some(*w), *eps, *y)), i + 1),
+        } if FUSE_GATED && *group == x.width && one(y) => {
+            (Some((*x, Some(*z), Some(*w), *eps, *y)), i + 1)
+        }
         _ => (None, i),
     };
     let Some(Op::MatMul { w, x: mx, y }) = ops.get(m) else {
