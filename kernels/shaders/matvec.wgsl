@@ -206,18 +206,35 @@ fn x4m(t: u32, xo: u32, zo: u32, c: u32) -> vec4<f32> {
     return v;
 }
 
-// A dequantized unit (column c0 = chunk · 512 + l) dotted with x̂; `full`: no padding block.
-fn q4_dot(w: Q4W, t: u32, xo: u32, zo: u32, c0: u32, full: bool) -> f32 {
-    if full {
+// Word k of a dequantized unit (lo, hi at columns c, c + 16 of 4 blocks) dotted with x̂; `n`:
+// real blocks from this word on (the padded last chunk reads no x past the row).
+fn q4_word(lo: vec4<f32>, hi: vec4<f32>, t: u32, xo: u32, zo: u32, c: u32, n: u32) -> f32 {
+    if n >= 4u {
+        return dot(lo, x4(t, xo, zo, c)) + dot(hi, x4(t, xo, zo, c + 16u));
+    }
+    return dot(lo, x4m(t, xo, zo, c)) + dot(hi, x4m(t, xo, zo, c + 16u));
+}
+
+// A dequantized unit (column c0 = chunk · 512 + l) dotted with x̂; `nbk`: real blocks in its
+// chunk (16 but in the padded last chunk, whose padding words are skipped).
+fn q4_dot(w: Q4W, t: u32, xo: u32, zo: u32, c0: u32, nbk: u32) -> f32 {
+    if nbk >= 16u {
         return dot(w.lx, x4(t, xo, zo, c0)) + dot(w.hx, x4(t, xo, zo, c0 + 16u))
              + dot(w.ly, x4(t, xo, zo, c0 + 128u)) + dot(w.hy, x4(t, xo, zo, c0 + 144u))
              + dot(w.lz, x4(t, xo, zo, c0 + 256u)) + dot(w.hz, x4(t, xo, zo, c0 + 272u))
              + dot(w.lw, x4(t, xo, zo, c0 + 384u)) + dot(w.hw, x4(t, xo, zo, c0 + 400u));
     }
-    return dot(w.lx, x4m(t, xo, zo, c0)) + dot(w.hx, x4m(t, xo, zo, c0 + 16u))
-         + dot(w.ly, x4m(t, xo, zo, c0 + 128u)) + dot(w.hy, x4m(t, xo, zo, c0 + 144u))
-         + dot(w.lz, x4m(t, xo, zo, c0 + 256u)) + dot(w.hz, x4m(t, xo, zo, c0 + 272u))
-         + dot(w.lw, x4m(t, xo, zo, c0 + 384u)) + dot(w.hw, x4m(t, xo, zo, c0 + 400u));
+    var s = q4_word(w.lx, w.hx, t, xo, zo, c0, nbk);
+    if nbk > 4u {
+        s += q4_word(w.ly, w.hy, t, xo, zo, c0 + 128u, nbk - 4u);
+    }
+    if nbk > 8u {
+        s += q4_word(w.lz, w.hz, t, xo, zo, c0 + 256u, nbk - 8u);
+    }
+    if nbk > 12u {
+        s += q4_word(w.lw, w.hw, t, xo, zo, c0 + 384u, nbk - 12u);
+    }
+    return s;
 }
 #endif
 
@@ -340,11 +357,9 @@ fn main(ids: Ids) {
             let sb1 = wq[sb + 2u * (ub2 / 16u) + 1u];
             let ca = (u / 16u) * 512u + u % 16u;
             let cb = (ub2 / 16u) * 512u + ub2 % 16u;
-            var s = q4_dot(q4_deq(qa, sa0, sa1), 0u, xo[0], zo[0], ca,
-                           16u * (u / 16u + 1u) <= nb);
+            var s = q4_dot(q4_deq(qa, sa0, sa1), 0u, xo[0], zo[0], ca, nb - 16u * (u / 16u));
             if u + LANES < nu {
-                s += q4_dot(q4_deq(qb, sb0, sb1), 0u, xo[0], zo[0], cb,
-                            16u * (ub2 / 16u + 1u) <= nb);
+                s += q4_dot(q4_deq(qb, sb0, sb1), 0u, xo[0], zo[0], cb, nb - 16u * (ub2 / 16u));
             }
             acc[0] += s;
         }
@@ -353,10 +368,10 @@ fn main(ids: Ids) {
         for (var u = lane; u < nu; u += LANES) {
             let w = q4_deq(wq[ub + u], wq[sb + 2u * (u / 16u)], wq[sb + 2u * (u / 16u) + 1u]);
             let c0 = (u / 16u) * 512u + u % 16u;
-            let full = 16u * (u / 16u + 1u) <= nb;
+            let nbk = nb - 16u * (u / 16u);
             for (var t = 0u; t < TT; t++) {
                 if t < nt {
-                    acc[t] += q4_dot(w, t, xo[t], zo[t], c0, full);
+                    acc[t] += q4_dot(w, t, xo[t], zo[t], c0, nbk);
                 }
             }
         }
