@@ -9,7 +9,7 @@ icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 [ -f "$icd" ] && export VK_DRIVER_FILES="$icd"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 out="${OUT:-.}/results.jsonl"
-bin=.gpubench/weft-gpu-bench
+bin=${BIN:-.gpubench/weft-gpu-bench}
 chmod +x "$bin"
 for shape in ${SHAPES:-mamba2-130m zamba2-1.2b zamba2-2.7b}; do
     for ty in ${TYPES:-q8_0 q4_0}; do

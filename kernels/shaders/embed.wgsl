@@ -17,19 +17,24 @@ struct Params {
 
 // Element c of shard row r.
 fn wval(r: u32, c: u32) -> f32 {
-#if Q8_0 || Q4_0
-    let gb = r * (p.cols / 32u) + c / 32u;
-    let d = f16_at(wq[p.scale_off + (gb >> 1u)], gb);
-    let j = c % 32u;
 #if Q8_0
-    let word = i32(wq[gb * 8u + j / 4u]);
-    return d * f32(extractBits(word, 8u * (j % 4u), 8u));
-#else
-    let jj = j % 16u;
-    let byte = (wq[gb * 4u + jj / 4u] >> (8u * (jj % 4u))) & 0xffu;
-    let q = select(byte & 15u, byte >> 4u, j >= 16u);
+    // Interleaved chunks of 512 columns (repack.rs): element c at byte
+    // r·512·chunks + (c / 512)·512 + (c % 32)·16 + (c % 512) / 32; 16 scales per chunk.
+    let ch = (p.cols + 511u) / 512u;
+    let gb = r * ch * 16u + c / 32u;
+    let d = f16_at(wq[p.scale_off + (gb >> 1u)], gb);
+    let byte = r * ch * 512u + (c / 512u) * 512u + (c % 32u) * 16u + (c % 512u) / 32u;
+    return d * f32(extractBits(i32(wq[byte / 4u]), 8u * (byte % 4u), 8u));
+#elif Q4_0
+    // As Q8_0 with 256-byte chunks: element c at byte r·256·chunks + (c / 512)·256
+    // + (c % 16)·16 + (c % 512) / 32, high nibble when c % 32 >= 16.
+    let ch = (p.cols + 511u) / 512u;
+    let gb = r * ch * 16u + c / 32u;
+    let d = f16_at(wq[p.scale_off + (gb >> 1u)], gb);
+    let at = r * ch * 256u + (c / 512u) * 256u + (c % 16u) * 16u + (c % 512u) / 32u;
+    let byte = (wq[at / 4u] >> (8u * (at % 4u))) & 0xffu;
+    let q = select(byte & 15u, byte >> 4u, c % 32u >= 16u);
     return d * (f32(q) - 8.0);
-#endif
 #else
     let gi = r * p.cols + c;
 #if F32

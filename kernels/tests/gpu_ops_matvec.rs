@@ -8,6 +8,8 @@ mod gpu_common;
 use gpu_common::{Harness, Rng, close, contexts, dense, step};
 use weft_kernels::GgmlType;
 use weft_kernels::cpu::matvec::{WeightView, dequantize_row_into, matvec};
+use weft_kernels::cpu::{act, norm};
+use weft_kernels::gpu::ops::{Epilogue, FusedNorm};
 use weft_kernels::gpu::repack::{GpuType, layout};
 use weft_kernels::gpu::{GpuMatrix, Rows, View, ops};
 use weft_kernels::quant::quantize;
@@ -56,8 +58,13 @@ fn cpu_matvec(w: &WeightView, x: &[f32]) -> Vec<f32> {
 #[test]
 fn matvec_and_matmul_match_cpu_for_every_type() {
     for ctx in contexts() {
-        for ty in TYPES {
-            let (rows, cols, n) = (67, 512, 5);
+        for (ty, cols) in TYPES
+            .iter()
+            .map(|t| (*t, 512))
+            .chain([(GgmlType::Q8_0, 800), (GgmlType::Q8_0, 96)])
+            .chain([(GgmlType::Q4_0, 800), (GgmlType::Q4_0, 96)])
+        {
+            let (rows, n) = (67, 5);
             let mut r = Rng::new(ty.id() as u64 + 1);
             let bytes = encode(ty, &r.vec(rows * cols));
             let w = WeightView::new(ty, &bytes, rows, cols).unwrap();
@@ -65,13 +72,13 @@ fn matvec_and_matmul_match_cpu_for_every_type() {
             let gw = GpuMatrix::upload(ctx, "w", &[w]).unwrap();
             // Sharded copy: at most ~12 rows per binding.
             let gt = GpuType::of(ty).unwrap();
-            let limit = layout(gt, 12 * cols as u64).bytes;
+            let limit = layout(gt, 12, cols as u64).bytes;
             let sharded = GpuMatrix::upload_limited(ctx, "w", &[w], limit).unwrap();
             assert!(sharded.shards.len() > 1);
             let (xo, yo, y2) = (0, n * cols, n * cols + n * rows);
             for (m, label) in [(&gw, "whole"), (&sharded, "sharded")] {
                 for tokens in [1, n] {
-                    let mut h = Harness::new(ctx, y2 + n * rows, n);
+                    let mut h = Harness::new(ctx, y2 + n * rows, tokens);
                     h.put(xo, &x);
                     h.run(step(tokens, 0), |rec| {
                         ops::matvec(rec, m, dense(xo, cols), dense(yo, rows), false)
@@ -79,7 +86,7 @@ fn matvec_and_matmul_match_cpu_for_every_type() {
                     let got = h.get(yo, tokens * rows);
                     for t in 0..tokens {
                         let want = cpu_matvec(&w, &x[t * cols..(t + 1) * cols]);
-                        let what = format!("{ty} {label} n={tokens} t={t} {:?}", ctx.tier);
+                        let what = format!("{ty} {cols} {label} n={tokens} t={t} {:?}", ctx.tier);
                         close(&what, &got[t * rows..(t + 1) * rows], &want, 2e-5, 1e-5);
                     }
                 }
@@ -117,6 +124,106 @@ fn matvec_accumulates_and_reads_strided_and_last_rows() {
             .map(|(a, b)| a + b)
             .collect();
         close("accumulate last row", &h.get(3000, rows), &want, 2e-5, 1e-5);
+    }
+}
+
+/// The fused matvec (norm / gated norm prologue, softplus rows and residual add epilogue) against
+/// the CPU composition of the ops it replaces: norm, matvec, softplus in place, add.
+#[test]
+fn fused_matvec_matches_the_cpu_op_chain() {
+    for ctx in contexts() {
+        for (ty, cols, gated, has_w) in [
+            (GgmlType::Q8_0, 800, false, true),
+            (GgmlType::Q8_0, 512, true, true),
+            (GgmlType::Q4_0, 256, false, false),
+            (GgmlType::F16, 96, true, true),
+        ] {
+            let (rows, n, eps) = (70, 5, 1e-5);
+            let (sp_lo, sp_len) = (60, 7);
+            let mut r = Rng::new(cols as u64 + gated as u64);
+            let bytes = encode(ty, &r.vec(rows * cols));
+            let w = WeightView::new(ty, &bytes, rows, cols).unwrap();
+            let gw = GpuMatrix::upload(ctx, "w", &[w]).unwrap();
+            let (x, z, nw) = (r.vec(n * cols), r.vec(n * cols), r.vec(cols));
+            let (a, bias) = (r.vec(n * rows), r.vec(sp_len));
+            // Arena: x | z | xn | y | a | o.
+            let (xo, zo, no) = (0, n * cols, 2 * n * cols);
+            let (yo, ao, oo) = (
+                3 * n * cols,
+                3 * n * cols + n * rows,
+                3 * n * cols + 2 * n * rows,
+            );
+            for tokens in [1, n] {
+                let mut h = Harness::new(ctx, oo + n * rows, tokens);
+                h.put(xo, &x);
+                h.put(zo, &z);
+                h.put(ao, &a);
+                let (nwb, bb) = (h.buffer(&nw), h.buffer(&bias));
+                let fused = FusedNorm {
+                    z: gated.then(|| dense(zo, cols)),
+                    w: has_w.then(|| nwb.clone()),
+                    eps,
+                    out: dense(no, cols),
+                };
+                let epi = Epilogue {
+                    softplus: Some((sp_lo, sp_len, Some(bb.clone()), Some(0.01))),
+                    add: Some((dense(ao, rows), dense(oo, rows))),
+                };
+                h.run(step(tokens, 0), |rec| {
+                    ops::matvec_fused(
+                        rec,
+                        &gw,
+                        dense(xo, cols),
+                        dense(yo, rows),
+                        Some(&fused),
+                        &epi,
+                    )
+                });
+                let (got_n, got_y, got_o) = (
+                    h.get(no, tokens * cols),
+                    h.get(yo, tokens * rows),
+                    h.get(oo, tokens * rows),
+                );
+                for t in 0..tokens {
+                    let (xs, zs) = (&x[t * cols..(t + 1) * cols], &z[t * cols..(t + 1) * cols]);
+                    let ones = vec![1.0; cols];
+                    let wv = if has_w { &nw } else { &ones };
+                    let mut xn = vec![0.0; cols];
+                    if gated {
+                        norm::gated_rms_norm(xs, zs, wv, 1, eps, &mut xn);
+                    } else {
+                        norm::rms_norm(xs, wv, eps, &mut xn);
+                    }
+                    let mut y = cpu_matvec(&w, &xn);
+                    for (i, v) in y[sp_lo..sp_lo + sp_len].iter_mut().enumerate() {
+                        *v = act::softplus(*v + bias[i]).max(0.01);
+                    }
+                    let o: Vec<f32> = y.iter().zip(&a[t * rows..]).map(|(y, a)| a + y).collect();
+                    let what = format!("{ty} {cols} gated={gated} n={tokens} t={t} {:?}", ctx.tier);
+                    close(
+                        &format!("{what} xn"),
+                        &got_n[t * cols..(t + 1) * cols],
+                        &xn,
+                        2e-5,
+                        1e-5,
+                    );
+                    close(
+                        &format!("{what} y"),
+                        &got_y[t * rows..(t + 1) * rows],
+                        &y,
+                        2e-5,
+                        1e-5,
+                    );
+                    close(
+                        &format!("{what} o"),
+                        &got_o[t * rows..(t + 1) * rows],
+                        &o,
+                        2e-5,
+                        1e-5,
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -170,7 +277,10 @@ fn expert_matvec_picks_each_tokens_expert() {
             .map(|b| WeightView::new(GgmlType::Q4_0, b, rows, cols).unwrap())
             .collect();
         let whole = GpuMatrix::upload(ctx, "experts", &views).unwrap();
-        let one_per_shard = GpuMatrix::upload_limited(ctx, "experts", &views, 1200).unwrap();
+        // Room for one expert (rows padded to 512 columns), not two.
+        let one = layout(GpuType::Q4_0, rows as u64, cols as u64).bytes;
+        let one_per_shard =
+            GpuMatrix::upload_limited(ctx, "experts", &views, one + one / 2).unwrap();
         assert_eq!(one_per_shard.shards.len(), e);
         let x = r.vec(n * cols);
         // Routes: [w0, w1, e0, e1] per token.
@@ -206,11 +316,11 @@ fn expert_matvec_picks_each_tokens_expert() {
 fn embedding_rows_match_cpu_dequantization() {
     for ctx in contexts() {
         for ty in TYPES {
-            let (rows, cols) = (50, 256);
+            let (rows, cols) = (50, 768);
             let mut r = Rng::new(20 + ty.id() as u64);
             let bytes = encode(ty, &r.vec(rows * cols));
             let w = WeightView::new(ty, &bytes, rows, cols).unwrap();
-            let limit = layout(GpuType::of(ty).unwrap(), 16 * cols as u64).bytes;
+            let limit = layout(GpuType::of(ty).unwrap(), 16, cols as u64).bytes;
             let table = GpuMatrix::upload_limited(ctx, "embd", &[w], limit).unwrap();
             assert!(table.shards.len() > 1);
             let ids = [7u32, 0, 49];

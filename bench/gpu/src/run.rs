@@ -73,6 +73,24 @@ pub fn bench(s: &Shape, ty: &str, decode_n: usize, prefill_n: usize) {
     let p99 = sorted[(sorted.len() * 99 / 100).min(sorted.len() - 1)];
     let step_t = median(step);
     let gpu_pass = g.time_decode_pass(pos, 20);
+    if std::env::var_os("WEFT_GPU_PROFILE").is_some() {
+        let parts: Vec<String> = g
+            .time_decode_kernels(pos, 20)
+            .iter()
+            .map(|(l, n, t)| {
+                format!(
+                    "{{\"kernel\":\"{}\",\"dispatches\":{n},\"ms\":{:.3}}}",
+                    l.replace('"', "'"),
+                    t.as_secs_f64() * 1e3
+                )
+            })
+            .collect();
+        println!(
+            "{{\"profile\":\"{}\",\"type\":\"{ty}\",\"kernels\":[{}]}}",
+            s.name,
+            parts.join(",")
+        );
+    }
     let (dispatches, prefill_dispatches) = g.dispatch_counts();
     let bytes = g.weight_bytes() as f64;
     let achieved = bytes / step_t.as_secs_f64() / 1e9;

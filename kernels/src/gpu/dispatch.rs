@@ -226,6 +226,7 @@ struct Pending {
 #[derive(Clone, Debug)]
 pub struct Dispatch {
     pub kernel: Kernel,
+    pub defines: Vec<&'static str>,
     pipeline: wgpu::ComputePipeline,
     bind_group: wgpu::BindGroup,
     pub groups: [u32; 3],
@@ -250,6 +251,16 @@ impl DispatchList {
     /// Records every dispatch into `pass`.
     pub fn encode(&self, pass: &mut wgpu::ComputePass) {
         for d in &self.dispatches {
+            pass.set_pipeline(&d.pipeline);
+            pass.set_bind_group(0, &d.bind_group, &[]);
+            let [x, y, z] = d.groups;
+            pass.dispatch_workgroups(x, y, z);
+        }
+    }
+
+    /// Records the dispatches that `keep` selects (profiling: one kernel variant at a time).
+    pub fn encode_only(&self, pass: &mut wgpu::ComputePass, keep: impl Fn(&Dispatch) -> bool) {
+        for d in self.dispatches.iter().filter(|d| keep(d)) {
             pass.set_pipeline(&d.pipeline);
             pass.set_bind_group(0, &d.bind_group, &[]);
             let [x, y, z] = d.groups;
@@ -435,6 +446,7 @@ impl<'a> Recorder<'a> {
             });
             dispatches.push(Dispatch {
                 kernel: p.kernel,
+                defines: p.defines.clone(),
                 pipeline,
                 bind_group,
                 groups: p.groups,

@@ -26,7 +26,7 @@ mod weights;
 #[cfg(feature = "gpu")]
 pub use context::{GpuContext, GpuOptions, required_limits, tier_of};
 #[cfg(feature = "gpu")]
-pub use dispatch::{Bind, DispatchList, Pipelines, Recorder, Rows, Step, View};
+pub use dispatch::{Bind, Dispatch, DispatchList, Pipelines, Recorder, Rows, Step, View};
 #[cfg(feature = "gpu")]
 pub use error::GpuError;
 #[cfg(feature = "gpu")]

@@ -50,7 +50,7 @@ pub fn matvec(
         "matvec over a stack of {} experts",
         w.experts
     );
-    matvec_impl(r, w, x, y, accumulate, None)
+    matvec_impl(r, w, x, y, accumulate, None, None, &Epilogue::default())
 }
 
 /// y = W[e]·x where e is the expert in `slot` of the row's route `[w_0..w_{k-1}, e_0..e_{k-1}]`.
@@ -66,9 +66,77 @@ pub fn expert_matvec(
     ensure!(slot < k, "expert slot {slot} of {k}");
     r.check_view("route", &route, 2 * k)?;
     same_rows("expert matvec route", &x, &route)?;
-    matvec_impl(r, w, x, y, false, Some((route, k, slot)))
+    matvec_impl(
+        r,
+        w,
+        x,
+        y,
+        false,
+        Some((route, k, slot)),
+        None,
+        &Epilogue::default(),
+    )
 }
 
+/// The normalisation fused in front of a matvec: x̂ = w ⊙ u / sqrt(mean(u²) + eps) with u = x
+/// (RMSNorm) or u = x ⊙ silu(z) (gated RMSNorm with one group); `out` receives x̂ as well.
+#[derive(Clone, Debug)]
+pub struct FusedNorm {
+    pub z: Option<View>,
+    pub w: Option<Bind>,
+    pub eps: f32,
+    pub out: View,
+}
+
+/// The epilogue fused behind a matvec: `softplus` = (first row, rows, bias, min): those rows of
+/// y become max(softplus(y + bias), min); `add` = (a, o): o = a + y.
+#[derive(Clone, Debug, Default)]
+pub struct Epilogue {
+    pub softplus: Option<(usize, usize, Option<Bind>, Option<f32>)>,
+    pub add: Option<(View, View)>,
+}
+
+/// `y = W·norm(x)` and the epilogue, in one dispatch per shard (see [`FusedNorm`], [`Epilogue`]).
+pub fn matvec_fused(
+    r: &mut Recorder,
+    w: &GpuMatrix,
+    x: View,
+    y: View,
+    norm: Option<&FusedNorm>,
+    epi: &Epilogue,
+) -> Result<(), GpuError> {
+    ensure!(
+        w.experts == 1,
+        "matvec over a stack of {} experts",
+        w.experts
+    );
+    if let Some(n) = norm {
+        r.check_view("fused norm out", &n.out, w.cols)?;
+        same_rows("fused norm", &x, &n.out)?;
+        if let Some(z) = &n.z {
+            r.check_view("fused norm z", z, w.cols)?;
+            same_rows("fused norm z", &x, z)?;
+        }
+        if let Some(b) = &n.w {
+            floats("fused norm weight", b, w.cols)?;
+        }
+    }
+    if let Some((lo, len, b, _)) = &epi.softplus {
+        ensure!(lo + len <= w.rows, "softplus rows {lo}+{len} of {}", w.rows);
+        if let Some(b) = b {
+            floats("softplus bias", b, *len)?;
+        }
+    }
+    if let Some((a, o)) = &epi.add {
+        r.check_view("matvec add a", a, w.rows)?;
+        r.check_view("matvec add out", o, w.rows)?;
+        same_rows("matvec add", &y, a)?;
+        same_rows("matvec add", &y, o)?;
+    }
+    matvec_impl(r, w, x, y, false, None, norm, epi)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn matvec_impl(
     r: &mut Recorder,
     w: &GpuMatrix,
@@ -76,17 +144,37 @@ fn matvec_impl(
     y: View,
     accumulate: bool,
     route: Option<(View, usize, usize)>,
+    norm: Option<&FusedNorm>,
+    epi: &Epilogue,
 ) -> Result<(), GpuError> {
     r.check_view("matvec x", &x, w.cols)?;
     r.check_view("matvec y", &y, w.rows)?;
     same_rows("matvec", &x, &y)?;
     let ty = w.ty.define();
-    let defines: &[&'static str] = match route {
-        Some(_) => &[ty, "EXPERT"],
-        None => &[ty],
-    };
-    let tt = if route.is_some() { 1 } else { 4 };
+    // One token per workgroup where a run has one row (decode lists), else 8 (TT in matvec.wgsl).
+    let one = tokens(r, &x) == 1;
+    let mut defines: Vec<&'static str> = vec![ty];
+    match (&route, norm) {
+        (Some(_), _) => defines.push("EXPERT"),
+        (None, Some(FusedNorm { z: Some(_), .. })) => defines.extend(["NORM", "GATED"]),
+        (None, Some(_)) => defines.push("NORM"),
+        (None, None) => {}
+    }
+    if one && route.is_none() {
+        defines.push("T1");
+    }
+    let tt = if route.is_some() || one { 1 } else { 8 };
     let (rv, k, slot) = route.unwrap_or((View::one(0, 0), 0, 0));
+    let none = View::one(0, 0);
+    let [zo, zs, zm] = w3(norm.and_then(|n| n.z.as_ref()).unwrap_or(&none));
+    let [no, ns, nm] = w3(norm.map(|n| &n.out).unwrap_or(&none));
+    let nw = norm.and_then(|n| n.w.clone());
+    let eps = norm.map_or(0.0, |n| n.eps);
+    let (sp_lo, sp_len, sp_b, sp_min) = epi.softplus.clone().unwrap_or((0, 0, None, None));
+    let sp_on = epi.softplus.is_some();
+    let (a, o) = epi.add.unwrap_or((none, none));
+    let [ao, as_, am] = w3(&a);
+    let [oo, os, om] = w3(&o);
     for s in &w.shards {
         let [xo, xs, xm] = w3(&x);
         let [yo, ys, ym] = w3(&y);
@@ -110,6 +198,26 @@ fn matvec_impl(
             k as u32,
             slot as u32,
             s.experts.len() as u32,
+            nw.is_some() as u32,
+            eps.to_bits(),
+            zo,
+            zs,
+            zm,
+            sp_on as u32,
+            no,
+            ns,
+            nm,
+            epi.add.is_some() as u32,
+            ao,
+            as_,
+            am,
+            sp_lo as u32,
+            oo,
+            os,
+            om,
+            (sp_lo + sp_len) as u32,
+            sp_min.is_some() as u32,
+            sp_min.unwrap_or(0.0).to_bits(),
             0,
             0,
         ];
@@ -117,7 +225,12 @@ fn matvec_impl(
             s.rows.len().div_ceil(rows_per_wg(r)),
             tokens(r, &x).div_ceil(tt),
         );
-        r.push(Kernel::MatVec, defines, &p, vec![Bind::whole(&s.buffer)], g)?;
+        let binds = vec![
+            Bind::whole(&s.buffer),
+            nw.clone().unwrap_or_else(|| r.dummy()),
+            sp_b.clone().unwrap_or_else(|| r.dummy()),
+        ];
+        r.push(Kernel::MatVec, &defines, &p, binds, g)?;
     }
     Ok(())
 }

@@ -2,9 +2,16 @@
 //! a 256-byte-aligned f16 scale plane so that a kernel reads aligned `u32` words; float types
 //! are copied. Q4_K / Q6_K (which the WGSL kernels do not decode) become F32, exactly.
 //!
-//! Quant plane: Q8_0 one byte per element (8 words per 32-block), Q4_0 ggml's nibble order
-//! (4 words per block: byte j = element j low nibble, j + 16 high), F16/BF16 two elements per
-//! word, F32 one. Scale plane (Q8_0/Q4_0): one f16 per block, two per word, at `scale_off`.
+//! Quant plane: Q8_0 one byte per element, interleaved so that a kernel lane reads 16 bytes at
+//! once and 32 lanes read 32 consecutive activations per byte position: each row is cut into
+//! chunks of 512 columns (16 blocks; the last chunk is padded with zeros), and the 16-byte unit
+//! `l` (0..32) of a chunk holds element `l` of the chunk's blocks 0..16 (byte j = block j). The
+//! Q8_0 scale plane holds 16 f16 per row chunk (zeros for padding blocks): row r, block b at
+//! half index `r · 16 · chunks + b`. Q4_0 the same with 16-byte units of nibble pairs: a chunk
+//! of 512 columns is 256 bytes, unit `l` (0..16) holds byte `l` of the chunk's blocks 0..16
+//! (byte j = block j; ggml's nibble order: low nibble element l, high nibble element l + 16),
+//! and the same scale plane as Q8_0. F16/BF16 two elements per word, F32 one. The scale plane starts at `scale_off` (u32 words, 256-byte
+//! aligned).
 //! A matrix too large for one binding is split into shards: by rows (one expert) or by whole
 //! experts (stacked expert matrices, so a kernel can pick the expert per token).
 
@@ -72,21 +79,37 @@ pub struct ShardLayout {
 
 const PLANE_ALIGN: u64 = 256;
 
-/// The layout of a shard of `elems` elements of type `ty`.
-pub fn layout(ty: GpuType, elems: u64) -> ShardLayout {
-    let q = ty.quant_bytes(elems).next_multiple_of(4);
-    if ty.is_blocked() {
-        let scale_at = q.next_multiple_of(PLANE_ALIGN);
-        let scales = (2 * (elems / 32)).next_multiple_of(4);
-        ShardLayout {
-            scale_off: (scale_at / 4) as u32,
-            bytes: scale_at + scales,
-        }
+/// Columns per interleaved Q8_0 chunk (16 blocks of 32).
+pub const Q8_CHUNK: usize = 512;
+
+/// Interleaved Q8_0 chunks per row of `cols` columns.
+pub fn q8_chunks(cols: usize) -> usize {
+    cols.div_ceil(Q8_CHUNK)
+}
+
+/// Quant bytes of one interleaved chunk (512 columns) of a Q8_0 or Q4_0 row.
+fn chunk_bytes(ty: GpuType) -> usize {
+    if ty == GpuType::Q4_0 {
+        Q8_CHUNK / 2
     } else {
-        ShardLayout {
-            scale_off: 0,
-            bytes: q.max(4),
-        }
+        Q8_CHUNK
+    }
+}
+
+/// The layout of a shard of `rows` rows (all experts together) of `cols` elements of type `ty`.
+pub fn layout(ty: GpuType, rows: u64, cols: u64) -> ShardLayout {
+    let elems = rows * cols;
+    if ty.is_blocked() {
+        let ch = q8_chunks(cols as usize) as u64;
+        let scale_at = (rows * ch * chunk_bytes(ty) as u64).next_multiple_of(PLANE_ALIGN);
+        return ShardLayout {
+            scale_off: (scale_at / 4) as u32,
+            bytes: scale_at + (rows * ch * 32).max(16),
+        };
+    }
+    ShardLayout {
+        scale_off: 0,
+        bytes: ty.quant_bytes(elems).next_multiple_of(4).max(4),
     }
 }
 
@@ -106,11 +129,10 @@ pub fn plan_shards(
     experts: usize,
     max_bytes: u64,
 ) -> Option<Vec<ShardSpec>> {
-    let fits = |elems: u64| layout(ty, elems).bytes <= max_bytes;
-    let row_elems = cols as u64;
+    let fits = |rows: u64| layout(ty, rows, cols as u64).bytes <= max_bytes;
     if experts > 1 {
         let per = (1..=experts)
-            .take_while(|&e| fits(e as u64 * rows as u64 * row_elems))
+            .take_while(|&e| fits(e as u64 * rows as u64))
             .last()?;
         return Some(
             (0..experts)
@@ -122,14 +144,14 @@ pub fn plan_shards(
                 .collect(),
         );
     }
-    if !fits(row_elems) {
+    if !fits(1) {
         return None;
     }
     // Largest row count that fits (binary search: the layout is monotone in rows).
     let (mut lo, mut hi) = (1usize, rows.max(1));
     while lo < hi {
         let mid = lo + (hi - lo).div_ceil(2);
-        if fits(mid as u64 * row_elems) {
+        if fits(mid as u64) {
             lo = mid;
         } else {
             hi = mid - 1;
@@ -152,29 +174,48 @@ pub fn repack(views: &[WeightView], shard: &ShardSpec, out: &mut Vec<u8>) -> Opt
     let v0 = views.first()?;
     let ty = GpuType::of(v0.ty)?;
     let cols = v0.cols;
-    let elems = (shard.experts.len() * shard.rows.len() * cols) as u64;
-    let lay = layout(ty, elems);
+    let lay = layout(
+        ty,
+        (shard.experts.len() * shard.rows.len()) as u64,
+        cols as u64,
+    );
+    let chunk_row = q8_chunks(cols) * chunk_bytes(ty);
     out.clear();
     out.resize(lay.bytes as usize, 0);
     let scale_at = 4 * lay.scale_off as usize;
-    let (mut q, mut s) = (0usize, 0usize);
+    let mut q = 0usize;
     let mut tmp = vec![0.0f32; if ty == GpuType::F32 { cols } else { 0 }];
     for v in &views[shard.experts.clone()] {
         for r in shard.rows.clone() {
             let row = v.row(r);
             match ty {
-                GpuType::Q8_0 | GpuType::Q4_0 => {
-                    let (bb, qb) = if ty == GpuType::Q8_0 {
-                        (34, 32)
-                    } else {
-                        (18, 16)
-                    };
-                    for blk in row.chunks_exact(bb) {
-                        out[scale_at + s..scale_at + s + 2].copy_from_slice(&blk[..2]);
-                        s += 2;
-                        out[q..q + qb].copy_from_slice(&blk[2..]);
-                        q += qb;
+                GpuType::Q8_0 => {
+                    // Row `i` of the shard: quants at i·chunk_row, scales at i·chunk_row/32.
+                    let i = q / chunk_row;
+                    for (b, blk) in row.chunks_exact(34).enumerate() {
+                        let sat = scale_at + 2 * (i * chunk_row / 32 + b);
+                        out[sat..sat + 2].copy_from_slice(&blk[..2]);
+                        let base = q + (b / 16) * Q8_CHUNK + b % 16;
+                        for (e, &v) in blk[2..].iter().enumerate() {
+                            out[base + 16 * e] = v;
+                        }
                     }
+                    q += chunk_row;
+                }
+                GpuType::Q4_0 => {
+                    // As Q8_0 with 16 bytes (nibble pairs) per block: quant byte l of block b
+                    // at 16·l + b % 16 of chunk b / 16; scales 16 per chunk.
+                    let i = q / chunk_row;
+                    let per = Q8_CHUNK / 32;
+                    for (b, blk) in row.chunks_exact(18).enumerate() {
+                        let sat = scale_at + 2 * (i * chunk_row / 16 + b);
+                        out[sat..sat + 2].copy_from_slice(&blk[..2]);
+                        let base = q + (b / per) * (Q8_CHUNK / 2) + b % per;
+                        for (l, &v) in blk[2..].iter().enumerate() {
+                            out[base + 16 * l] = v;
+                        }
+                    }
+                    q += chunk_row;
                 }
                 GpuType::F16 | GpuType::BF16 => {
                     out[q..q + row.len()].copy_from_slice(row);
@@ -211,13 +252,60 @@ mod tests {
         };
         let mut out = Vec::new();
         assert_eq!(repack(&[v], &shard, &mut out), Some(GpuType::Q8_0));
-        let lay = layout(GpuType::Q8_0, 128);
-        assert_eq!(lay.scale_off, 64, "128 quant bytes, scales at the next 256");
+        let lay = layout(GpuType::Q8_0, 2, 64);
+        assert_eq!(
+            lay.scale_off, 256,
+            "2 padded rows of 512 quant bytes, then the scales"
+        );
         assert_eq!(out.len() as u64, lay.bytes);
-        // Row 1, block 0 of the source is the first block of the shard.
-        assert_eq!(&out[..32], &bytes[68 + 2..68 + 34]);
-        assert_eq!(&out[256..258], &bytes[68..70]);
-        assert_eq!(&out[258..260], &bytes[68 + 34..68 + 36]);
+        // Row 1 of the source is the shard's row 0: element e of block b at 16·e + b.
+        for e in 0..32 {
+            assert_eq!(out[16 * e], bytes[68 + 2 + e]);
+            assert_eq!(out[16 * e + 1], bytes[68 + 34 + 2 + e]);
+            assert_eq!(out[16 * e + 2], 0, "padding block");
+        }
+        assert_eq!(&out[1024..1026], &bytes[68..70]);
+        assert_eq!(&out[1026..1028], &bytes[68 + 34..68 + 36]);
+        assert_eq!(&out[1028..1056], &[0u8; 28], "padding scales");
+        assert_eq!(&out[1056..1058], &bytes[136..138], "row 2, 16 halves later");
+    }
+
+    #[test]
+    fn q4_units_hold_byte_l_of_sixteen_blocks() {
+        let mut r = Rng::new(9);
+        let x = r.normal_vec(2 * 544);
+        let bytes = quantize(GgmlType::Q4_0, &x).unwrap();
+        let v = WeightView::new(GgmlType::Q4_0, &bytes, 2, 544).unwrap();
+        let shard = ShardSpec {
+            experts: 0..1,
+            rows: 0..2,
+        };
+        let mut out = Vec::new();
+        assert_eq!(repack(&[v], &shard, &mut out), Some(GpuType::Q4_0));
+        let lay = layout(GpuType::Q4_0, 2, 544);
+        assert_eq!(lay.scale_off, 256, "2 rows of 2 chunks of 256 quant bytes");
+        assert_eq!(out.len() as u64, lay.bytes);
+        let row = 17 * 18; // source row 1: 17 blocks of 18 bytes
+        for l in 0..16 {
+            assert_eq!(out[512 + 16 * l], bytes[row + 2 + l], "block 0");
+            assert_eq!(
+                out[512 + 16 * l + 15],
+                bytes[row + 15 * 18 + 2 + l],
+                "block 15"
+            );
+            assert_eq!(
+                out[512 + 256 + 16 * l],
+                bytes[row + 16 * 18 + 2 + l],
+                "block 16"
+            );
+            assert_eq!(out[512 + 256 + 16 * l + 1], 0, "padding block");
+        }
+        // Scales: 32 halves per row (2 chunks); row 1 block 16 at half 32 + 16.
+        assert_eq!(
+            &out[1024 + 96..1024 + 98],
+            &bytes[row + 16 * 18..row + 16 * 18 + 2]
+        );
+        assert_eq!(&out[1024 + 98..1024 + 128], &[0u8; 30], "padding scales");
     }
 
     #[test]
@@ -230,7 +318,7 @@ mod tests {
             assert_eq!(w[0].rows.end, w[1].rows.start);
         }
         for sh in &s {
-            assert!(layout(GpuType::Q8_0, (sh.rows.len() * 64) as u64).bytes <= 4096);
+            assert!(layout(GpuType::Q8_0, sh.rows.len() as u64, 64).bytes <= 4096);
         }
         let e = plan_shards(GpuType::F32, 8, 8, 5, 600).unwrap();
         assert_eq!(e.len(), 3, "two experts of 256 bytes per shard");

@@ -140,7 +140,7 @@ impl Kernel {
     pub fn storage(self) -> &'static [Access] {
         use Access::*;
         match self {
-            Kernel::MatVec => &[Read],
+            Kernel::MatVec => &[Read, Read, Read],
             Kernel::Embed => &[Read, Read],
             Kernel::RmsNorm | Kernel::GatedRmsNorm | Kernel::Softplus | Kernel::AddBias => &[Read],
             Kernel::Rope => &[Read],
@@ -156,7 +156,14 @@ impl Kernel {
         match self {
             Kernel::MatVec => WEIGHT_TYPES
                 .iter()
-                .flat_map(|t| [vec![*t], vec![*t, "EXPERT"]])
+                .flat_map(|t| {
+                    let fused = [vec![*t], vec![*t, "NORM"], vec![*t, "NORM", "GATED"]];
+                    let t1 = fused.clone().map(|mut v| {
+                        v.push("T1");
+                        v
+                    });
+                    fused.into_iter().chain(t1).chain([vec![*t, "EXPERT"]])
+                })
                 .collect(),
             Kernel::Embed => WEIGHT_TYPES.iter().map(|t| vec![*t]).collect(),
             Kernel::Glu => vec![vec!["SILU"], vec!["GELU"]],

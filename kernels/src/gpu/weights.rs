@@ -63,14 +63,18 @@ impl GpuMatrix {
         let max = max.min(ctx.max_binding());
         let plan = plan_shards(ty, rows, cols, experts, max).ok_or_else(|| GpuError::TooLarge {
             what: format!("{label}: one row or expert"),
-            need: layout(ty, (cols * if experts > 1 { rows } else { 1 }) as u64).bytes,
+            need: layout(ty, if experts > 1 { rows } else { 1 } as u64, cols as u64).bytes,
             max,
         })?;
         let mut bytes = Vec::new();
         let mut shards = Vec::with_capacity(plan.len());
         for spec in plan {
             repack(views, &spec, &mut bytes).ok_or(GpuError::Unsupported(v0.ty))?;
-            let lay = layout(ty, (spec.experts.len() * spec.rows.len() * cols) as u64);
+            let lay = layout(
+                ty,
+                (spec.experts.len() * spec.rows.len()) as u64,
+                cols as u64,
+            );
             let buffer = upload_bytes(ctx, label, &bytes);
             let ShardSpec { experts, rows } = spec;
             shards.push(GpuShard {

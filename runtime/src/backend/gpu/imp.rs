@@ -234,9 +234,7 @@ impl GpuBackend {
             }
             let embed = r.finish()?;
             let mut r = Recorder::new(&ctx, &mut pipes, &step_buf, &arena, p.rows);
-            for op in &p.ops {
-                res.lower(&mut r, op)?;
-            }
+            res.lower_all(&mut r, &p.ops, p.rows)?;
             Ok(Compiled {
                 embed,
                 ops: r.finish()?,
@@ -399,6 +397,50 @@ impl GpuBackend {
         self.ctx.queue.submit([enc.finish()]);
         self.ctx.wait().expect("GPU device lost");
         t.elapsed() / reps.max(1) as u32
+    }
+
+    /// GPU time per decode step of each kernel variant alone (file and defines, dispatches per
+    /// step, time): `reps` steps' dispatches of that variant in one pass and one submit. The
+    /// arena holds garbage meanwhile (timing only; call [`GpuBackend::clear_state`] after).
+    pub fn time_decode_kernels(
+        &mut self,
+        pos: usize,
+        reps: usize,
+    ) -> Vec<(String, usize, std::time::Duration)> {
+        self.write_step(pos, 1);
+        let label =
+            |d: &weft_kernels::gpu::Dispatch| format!("{} {:?}", d.kernel.file(), d.defines);
+        let mut labels: Vec<String> = self.decode.ops.dispatches.iter().map(label).collect();
+        labels.sort();
+        labels.dedup();
+        let mut out = Vec::new();
+        for l in labels {
+            let count = (self.decode.ops.dispatches.iter())
+                .filter(|d| label(d) == l)
+                .count();
+            let mut best = std::time::Duration::MAX;
+            for _ in 0..2 {
+                let mut enc = self
+                    .ctx
+                    .device
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+                {
+                    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: None,
+                        timestamp_writes: None,
+                    });
+                    for _ in 0..reps {
+                        self.decode.ops.encode_only(&mut pass, |d| label(d) == l);
+                    }
+                }
+                let t = std::time::Instant::now();
+                self.ctx.queue.submit([enc.finish()]);
+                self.ctx.wait().expect("GPU device lost");
+                best = best.min(t.elapsed() / reps.max(1) as u32);
+            }
+            out.push((l, count, best));
+        }
+        out
     }
 
     /// Dispatches per decode step (embedding + ops), and per prefill run.
