@@ -107,14 +107,21 @@ impl Session {
             "both Programs lay out the same state"
         );
         let state = State::new(&decode.state, config.kv_sinks, config.kv_window);
+        let gpu = crate::backend::gpu::select(&model, &config, &decode, &prefill)?;
+        // A GPU session runs no CPU op: no worker threads, no CPU arena.
+        let on_gpu = gpu.is_some();
         let backend = CpuBackend::new(
             &[&decode, &prefill],
             &state,
-            config.threads,
+            if on_gpu { 1 } else { config.threads },
             config.int8_activations,
         );
-        let gpu = crate::backend::gpu::select(&model, &config, &decode, &prefill)?;
-        let arena = vec![0.0; decode.arena_len.max(prefill.arena_len)];
+        let arena_len = if on_gpu {
+            0
+        } else {
+            decode.arena_len.max(prefill.arena_len)
+        };
+        let arena = vec![0.0; arena_len];
         let n_out = model.config().output_width();
         Ok(Session {
             sampler: Sampler::new(n_out),
