@@ -325,6 +325,9 @@ fn attention_matches_scalar() {
         (6, 3, 12, 8),
         (2, 1, 16, 0),
         (3, 1, 20, 9),
+        // More heads than the x86 kernel's group of 16, partial last tile.
+        (20, 4, 24, 17),
+        (40, 8, 13, 9),
     ] {
         for spread in [1.0f32, 30.0] {
             let q: Vec<f32> = r
