@@ -246,3 +246,29 @@ fn greedy_steps_pick_the_cpu_token() {
         assert!(gpu.logits().is_none(), "{case}: no logits read back");
     }
 }
+
+/// The bundled sensor model (Mamba-2 with `frame_in` / regression head) streams frames on the
+/// GPU with the CPU's predictions.
+#[test]
+fn frame_models_match_the_cpu_on_the_gpu() {
+    if !gpu_present() {
+        return;
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/demo-sensor.gguf");
+    let m = Arc::new(Model::load(&path).expect("models/demo-sensor.gguf"));
+    let width = m.config().input_width();
+    let mut cpu = m.session(config(Backend::Cpu, 4)).unwrap();
+    let mut gpu = m.session(config(Backend::Gpu, 4)).unwrap();
+    let mut worst = 0.0f64;
+    for t in 0..64 {
+        let frame: Vec<f32> = (0..width)
+            .map(|c| ((t * 7 + c * 3) as f32 * 0.37).sin())
+            .collect();
+        let want = cpu.step(Input::Frame(&frame)).unwrap().to_vec();
+        let got = gpu.step(Input::Frame(&frame)).unwrap();
+        let e = rel_l2(got, &want);
+        worst = worst.max(e);
+        assert!(e <= 1e-3, "frame {t}: rel L2 {e}");
+    }
+    eprintln!("sensor model, 64 frames: worst rel L2 {worst:.2e}");
+}
