@@ -194,6 +194,15 @@ impl SessionArgs {
     }
 }
 
+/// Where a session runs, for the statistics line: `GPU` or `N thread(s)`.
+pub fn engine_label(s: &weft::Session) -> String {
+    match (s.backend(), s.threads()) {
+        (Backend::Gpu, _) => "GPU".into(),
+        (_, 1) => "1 thread".into(),
+        (_, n) => format!("{n} threads"),
+    }
+}
+
 /// Peak resident memory of this process in bytes (Linux `VmHWM`), if the OS tells.
 pub fn peak_memory() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use weft::Input;
 use weft::tokenizer::StreamDecoder;
 
 use crate::CliResult;
@@ -73,8 +72,11 @@ pub fn run(args: Args) -> CliResult {
     let mut dec = StreamDecoder::new(&tok, true);
     let mut generated = 0;
     let mut open = true;
+    // The first token comes from the prompt's logits; then each step feeds one token and
+    // samples the next (on the GPU the draw runs there and only the id comes back).
+    let mut next = s.sample(&sampler)?;
     while generated < args.n_predict && open {
-        let t = s.sample(&sampler)?;
+        let t = next;
         if !args.ignore_eos && Some(t) == tok.eos_id() {
             break;
         }
@@ -83,7 +85,7 @@ pub fn run(args: Args) -> CliResult {
             open = common::emit(&mut out, piece)?;
         }
         if generated < args.n_predict {
-            s.step(Input::Token(t))?;
+            next = s.step_sample(t, &sampler)?;
         }
     }
     if open {
@@ -101,7 +103,7 @@ pub fn run(args: Args) -> CliResult {
             &[
                 format!("prompt {}", common::rate(prompt.len(), "tok", prefill_time)),
                 format!("generated {}", common::rate(generated, "tok", gen_time)),
-                format!("{} threads", s.threads()),
+                common::engine_label(&s),
             ],
             s.state_size(),
         );

@@ -76,6 +76,12 @@ impl Sampler {
         self.rng = Rng::seed_from_u64(seed);
     }
 
+    /// One step of the random stream as a uniform number in [0, 1): what a draw made elsewhere
+    /// (the GPU's sampling kernel) consumes in place of [`Self::sample`]'s own draw.
+    pub fn next_uniform(&mut self) -> f64 {
+        self.rng.next_f64()
+    }
+
     /// The RNG state; [`Self::set_rng_state`] with it reproduces the continuation bit-exactly.
     pub fn rng_state(&self) -> [u64; 4] {
         self.rng.state()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::backend::Backend;
 use crate::backend::cpu::{CpuBackend, Run};
-use crate::backend::gpu::GpuBackend;
+use crate::backend::gpu::{GpuBackend, GpuDraw};
 use crate::error::SessionError;
 use crate::model::Model;
 use crate::program::Program;
@@ -199,6 +199,41 @@ impl Session {
             .embed(&self.model, &[token], self.decode.input, &mut self.arena);
         self.run_decode();
         Ok(argmax(&self.logits))
+    }
+
+    /// Feeds `token` and picks the next one with `config`: [`Session::step`] then
+    /// [`Session::sample`], the same RNG draw. On the GPU a chain the sampling kernel covers
+    /// (greedy, or top-k 1..=64 without repetition penalty) runs there and only the id is read
+    /// back ([`Session::logits`] is then `None`; the draw is in f32, so an id can differ from the
+    /// CPU's only where the uniform number falls within rounding of a boundary); any other
+    /// chain reads the logits back and samples on the CPU.
+    pub fn step_sample(&mut self, token: u32, config: &SamplerConfig) -> Result<u32, SessionError> {
+        let on_gpu_kernel = self.gpu.is_some()
+            && (config.repetition_penalty == 1.0 || config.repeat_last_n == 0)
+            && (config.temperature == 0.0 || (1..=64).contains(&config.top_k));
+        if !on_gpu_kernel {
+            self.step(Input::Token(token))?;
+            return self.sample(config);
+        }
+        config.validate().map_err(SessionError::Sample)?;
+        if config.temperature == 0.0 {
+            return self.step_greedy(token);
+        }
+        self.check_token(token)?;
+        let draw = GpuDraw {
+            top_k: config.top_k as u32,
+            temperature: config.temperature,
+            top_p: config.top_p,
+            min_p: config.min_p,
+            uniform: self.sampler.next_uniform() as f32,
+        };
+        self.history.push(token);
+        let g = self.gpu.as_mut().expect("checked above");
+        g.set_tokens(&[token]);
+        let id = g.decode_sample(self.position, &draw);
+        self.has_logits = false;
+        self.position += 1;
+        id.ok_or(SessionError::Sample(crate::sample::SampleError::AllMasked))
     }
 
     /// Advances one position; returns the logits of the next token (a regression model: its

@@ -61,6 +61,8 @@ pub struct GpuBackend {
     decode: Compiled,
     prefill: Compiled,
     greedy: DispatchList,
+    /// Top-k → temperature → min-p → top-p → draw over the decode logits (`sample_topk`).
+    sampler: DispatchList,
     /// Whether the next run embeds token ids (else a frame was written to the input).
     tokens_in: bool,
     /// Readback of the recurrent state and the KV rings (state snapshots).
@@ -246,6 +248,9 @@ impl GpuBackend {
         let mut r = Recorder::new(&ctx, &mut pipes, &step_buf, &arena, 1);
         ops::argmax(&mut r, view(&decode.output), &ids_bind, 0)?;
         let greedy = r.finish()?;
+        let mut r = Recorder::new(&ctx, &mut pipes, &step_buf, &arena, 1);
+        ops::sample_top_k(&mut r, view(&decode.output), &ids_bind, 0)?;
+        let sampler = r.finish()?;
         let pipelines = pipes.len();
         ctx.wait()?;
         Ok(GpuBackend {
@@ -259,6 +264,7 @@ impl GpuBackend {
             decode: decode_c,
             prefill: prefill_c,
             greedy,
+            sampler,
             stage_state,
             state_ranges,
             tokens_in: true,
@@ -369,6 +375,32 @@ impl GpuBackend {
         });
         self.tokens_in = true;
         id
+    }
+
+    /// One decode step with a top-k draw on the GPU (`draw`: k ≤ 64, temperature, min-p, top-p
+    /// and the uniform number); reads back only the token id, `None` if no logit was finite.
+    pub fn decode_sample(&mut self, pos: usize, draw: &GpuDraw) -> Option<u32> {
+        let step = Step {
+            n: 1,
+            pos0: pos as u32,
+            top_k: draw.top_k,
+            rand: draw.uniform,
+            temp: draw.temperature,
+            top_p: draw.top_p,
+            min_p: draw.min_p,
+        };
+        self.ctx
+            .queue
+            .write_buffer(&self.step_buf, 0, &step.bytes());
+        let mut enc = self.encode(&self.decode, Some(&self.sampler));
+        enc.copy_buffer_to_buffer(&self.ids, 0, &self.stage_ids, 0, 4);
+        self.ctx.queue.submit([enc.finish()]);
+        let mut id = 0;
+        map_read(&self.ctx, &self.stage_ids, 4, |d| {
+            id = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
+        });
+        self.tokens_in = true;
+        (id != u32::MAX).then_some(id)
     }
 
     /// Host time to record and submit the last `decode_greedy` step.
@@ -523,6 +555,16 @@ impl GpuBackend {
             .for_each(|r| enc.clear_buffer(r, 0, None));
         self.ctx.queue.submit([enc.finish()]);
     }
+}
+
+/// The sampling values of one GPU draw (see [`GpuBackend::decode_sample`]).
+#[derive(Clone, Copy, Debug)]
+pub struct GpuDraw {
+    pub top_k: u32,
+    pub temperature: f32,
+    pub top_p: f32,
+    pub min_p: f32,
+    pub uniform: f32,
 }
 
 /// A snapshot of a GPU session's state, as read back by [`GpuBackend::read_state`].

@@ -12,6 +12,6 @@ mod stub;
 mod tests;
 
 #[cfg(feature = "gpu")]
-pub use imp::{GpuBackend, StateBytes, select};
+pub use imp::{GpuBackend, GpuDraw, StateBytes, select};
 #[cfg(not(feature = "gpu"))]
-pub use stub::{GpuBackend, StateBytes, select};
+pub use stub::{GpuBackend, GpuDraw, StateBytes, select};

@@ -6,6 +6,16 @@ use crate::model::Model;
 use crate::program::{Buf, Program};
 use crate::session::SessionConfig;
 
+/// The sampling values of one GPU draw.
+#[derive(Clone, Copy, Debug)]
+pub struct GpuDraw {
+    pub top_k: u32,
+    pub temperature: f32,
+    pub top_p: f32,
+    pub min_p: f32,
+    pub uniform: f32,
+}
+
 /// Uninhabited: no GPU, no snapshot.
 pub enum StateBytes {}
 
@@ -67,6 +77,10 @@ impl GpuBackend {
     }
 
     pub fn write_state(&mut self, _recurrent: &[f32], _first: usize, _rings: &[(&[f32], &[f32])]) {
+        match *self {}
+    }
+
+    pub fn decode_sample(&mut self, _pos: usize, _draw: &GpuDraw) -> Option<u32> {
         match *self {}
     }
 

@@ -272,3 +272,48 @@ fn frame_models_match_the_cpu_on_the_gpu() {
     }
     eprintln!("sensor model, 64 frames: worst rel L2 {worst:.2e}");
 }
+
+/// `step_sample` draws on the GPU (top-k kernel, the session's RNG stream) the CPU's ids, and a
+/// chain the kernel does not cover (repetition penalty) falls back to the CPU sampler.
+#[test]
+fn sampled_steps_draw_the_cpu_ids() {
+    use crate::sample::SamplerConfig;
+    if !gpu_present() {
+        return;
+    }
+    let on_kernel = SamplerConfig {
+        temperature: 0.9,
+        top_k: 40,
+        top_p: 0.95,
+        min_p: 0.02,
+        ..SamplerConfig::default()
+    };
+    let penalised = SamplerConfig {
+        repetition_penalty: 1.3,
+        repeat_last_n: 8,
+        ..on_kernel
+    };
+    for dir in fixtures() {
+        let case = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let m = model(&dir, OutType::F32);
+        for (name, cfg) in [("kernel", &on_kernel), ("penalty", &penalised)] {
+            let mut gpu = m.session(config(Backend::Gpu, 5)).unwrap();
+            let mut cpu = m.session(config(Backend::Cpu, 5)).unwrap();
+            gpu.set_seed(7);
+            cpu.set_seed(7);
+            let mut token = 1u32;
+            for t in 0..16 {
+                let want = cpu.step_sample(token, cfg).unwrap();
+                let got = gpu.step_sample(token, cfg).unwrap();
+                assert_eq!(got, want, "{case} {name} step {t}");
+                // Teacher forcing: both go on with the CPU's id.
+                token = want;
+            }
+            assert_eq!(
+                gpu.logits().is_none(),
+                name == "kernel",
+                "{case} {name}: logits read back only for the CPU fallback"
+            );
+        }
+    }
+}
