@@ -16,7 +16,7 @@ use weft::backend::cpu_traffic::decode_traffic;
 use weft::{Input, Model, Session, SessionConfig};
 
 use crate::CliResult;
-use crate::common::{BackendArg, check_backend};
+use crate::common::{self, BackendArg, check_backend};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -95,14 +95,6 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let i = ((sorted.len() - 1) as f64 * p).round() as usize;
     sorted[i]
-}
-
-/// Peak resident set size of this process in MiB (Linux `VmHWM`), if known.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
 }
 
 /// Sum of a slice in 8 independent lanes (vectorizes to plain loads + adds).
@@ -256,7 +248,7 @@ pub fn run(args: Args) -> CliResult {
     let (prefill_tok_s, decode_tok_s) = (median(&mut pp), median(&mut tg));
     steps.sort_by(f64::total_cmp);
     let (p50, p99) = (percentile(&steps, 0.5), percentile(&steps, 0.99));
-    let peak_rss = peak_rss_mib().unwrap_or(0.0);
+    let peak_rss = common::peak_memory().map_or(0.0, |b| b as f64 / (1 << 20) as f64);
     // kv_per_slot sums over rings; kv_slots sums filled slots over rings: use the mean fill.
     let rings = (0..).map_while(|i| session.kv_ring(i)).count().max(1) as u64;
     let bytes_per_token = traffic.weights + traffic.state + traffic.kv_per_slot * kv_slots / rings;

@@ -15,8 +15,6 @@ const MAGIC: &[u8; 8] = b"WEFTSTAT";
 const VERSION: u32 = 1;
 const HEADER: usize = 64;
 const HAS_LOGITS: u32 = 1;
-/// KV rings uploaded per batch when a GPU session loads a blob (no allocation on that path).
-const MAX_RINGS: usize = 16;
 
 impl Session {
     /// Bytes of a state blob of this session (constant for its lifetime).
@@ -175,24 +173,11 @@ impl Session {
         self.position = position as usize;
         self.has_logits = flags & HAS_LOGITS != 0;
         if let Some(g) = self.gpu.as_deref_mut() {
-            let mut rings = [(&[][..], &[][..]); MAX_RINGS];
-            let n = self.state.kv.len();
-            // Sessions with more call sites than MAX_RINGS upload in batches.
-            for (batch, kv) in self.state.kv.chunks(MAX_RINGS).enumerate() {
-                for (slot, ring) in rings.iter_mut().zip(kv) {
-                    let (keys, values, _, _) = ring.parts();
-                    *slot = (keys, values);
-                }
-                let recurrent: &[f32] = if batch == 0 {
-                    &self.state.recurrent
-                } else {
-                    &[]
-                };
-                g.write_state(recurrent, batch * MAX_RINGS, &rings[..kv.len()]);
-            }
-            if n == 0 {
-                g.write_state(&self.state.recurrent, 0, &[]);
-            }
+            let rings = self.state.kv.iter().map(|r| {
+                let (keys, values, _, _) = r.parts();
+                (keys, values)
+            });
+            g.write_state(&self.state.recurrent, rings);
         }
         Ok(())
     }

@@ -363,18 +363,12 @@ impl GpuBackend {
     /// One decode step with greedy sampling on the GPU: reads back only the token id, which
     /// also stays in the id buffer as the next step's input.
     pub fn decode_greedy(&mut self, pos: usize) -> u32 {
-        let t = std::time::Instant::now();
-        self.write_step(pos, 1);
-        let mut enc = self.encode(&self.decode, Some(&self.greedy));
-        enc.copy_buffer_to_buffer(&self.ids, 0, &self.stage_ids, 0, 4);
-        self.ctx.queue.submit([enc.finish()]);
-        self.last_encode = t.elapsed();
-        let mut id = 0;
-        map_read(&self.ctx, &self.stage_ids, 4, |d| {
-            id = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
-        });
-        self.tokens_in = true;
-        id
+        let step = Step {
+            n: 1,
+            pos0: pos as u32,
+            ..Step::default()
+        };
+        self.decode_to_id(&step, false)
     }
 
     /// One decode step with a top-k draw on the GPU (`draw`: k ≤ 64, temperature, min-p, top-p
@@ -389,21 +383,31 @@ impl GpuBackend {
             top_p: draw.top_p,
             min_p: draw.min_p,
         };
+        let id = self.decode_to_id(&step, true);
+        (id != u32::MAX).then_some(id)
+    }
+
+    /// The decode pass followed by the argmax (or, with `sample`, the top-k draw) into the id
+    /// buffer; reads back that one id.
+    fn decode_to_id(&mut self, step: &Step, sample: bool) -> u32 {
+        let t = std::time::Instant::now();
         self.ctx
             .queue
             .write_buffer(&self.step_buf, 0, &step.bytes());
-        let mut enc = self.encode(&self.decode, Some(&self.sampler));
+        let pick = if sample { &self.sampler } else { &self.greedy };
+        let mut enc = self.encode(&self.decode, Some(pick));
         enc.copy_buffer_to_buffer(&self.ids, 0, &self.stage_ids, 0, 4);
         self.ctx.queue.submit([enc.finish()]);
+        self.last_encode = t.elapsed();
         let mut id = 0;
         map_read(&self.ctx, &self.stage_ids, 4, |d| {
             id = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
         });
         self.tokens_in = true;
-        (id != u32::MAX).then_some(id)
+        id
     }
 
-    /// Host time to record and submit the last `decode_greedy` step.
+    /// Host time to record and submit the last `decode_greedy` / `decode_sample` step.
     pub fn last_encode(&self) -> std::time::Duration {
         self.last_encode
     }
@@ -520,21 +524,17 @@ impl GpuBackend {
         out.expect("map_read calls back")
     }
 
-    /// Uploads a recurrent state (CPU layout; empty: left as is) and the KV rings
-    /// `first_ring..` (keys and values of each).
-    pub fn write_state(
+    /// Uploads a recurrent state (CPU layout) and every KV ring (keys and values of each).
+    pub fn write_state<'a>(
         &mut self,
         recurrent: &[f32],
-        first_ring: usize,
-        rings: &[(&[f32], &[f32])],
+        rings: impl IntoIterator<Item = (&'a [f32], &'a [f32])>,
     ) {
-        if !recurrent.is_empty() {
-            for &(off, len, at) in &self.state_ranges {
-                let bytes = bytemuck_f32(&recurrent[off..off + len]);
-                self.ctx.queue.write_buffer(&self.res.state, at, bytes);
-            }
+        for &(off, len, at) in &self.state_ranges {
+            let bytes = bytemuck_f32(&recurrent[off..off + len]);
+            self.ctx.queue.write_buffer(&self.res.state, at, bytes);
         }
-        for (buf, (keys, values)) in self.res.rings[first_ring..].iter().zip(rings) {
+        for (buf, (keys, values)) in self.res.rings.iter().zip(rings) {
             self.ctx.queue.write_buffer(buf, 0, bytemuck_f32(keys));
             self.ctx
                 .queue

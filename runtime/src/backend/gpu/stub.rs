@@ -76,7 +76,11 @@ impl GpuBackend {
         match *self {}
     }
 
-    pub fn write_state(&mut self, _recurrent: &[f32], _first: usize, _rings: &[(&[f32], &[f32])]) {
+    pub fn write_state<'a>(
+        &mut self,
+        _recurrent: &[f32],
+        _rings: impl IntoIterator<Item = (&'a [f32], &'a [f32])>,
+    ) {
         match *self {}
     }
 
