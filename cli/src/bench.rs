@@ -153,6 +153,9 @@ struct GpuFigures {
     dma_gbs: f64,
     /// The roofline: the best of a copy-engine and a compute-shader copy (read + write bytes).
     copy_gbs: f64,
+    /// WEFT_GPU_PROFILE=1: GPU ms per decode step of each kernel variant run alone
+    /// (kernel file and defines, dispatches per step, ms).
+    profile: Vec<(String, usize, f64)>,
 }
 
 #[cfg(feature = "gpu")]
@@ -161,6 +164,17 @@ fn gpu_figures(session: &mut Session) -> Result<GpuFigures, String> {
     let g = session.gpu().ok_or("the session is not on the GPU")?;
     let bw = weft_kernels::gpu::bandwidth::copy_bandwidth(&g.ctx).map_err(|e| e.to_string())?;
     let pass = g.time_decode_pass(pos, 20);
+    let profile = if std::env::var_os("WEFT_GPU_PROFILE").is_some_and(|v| v != "0") {
+        let parts = g.time_decode_kernels(pos, 20);
+        // The per-kernel runs leave garbage in the arena and state: start the next run clean.
+        g.clear_state();
+        parts
+            .into_iter()
+            .map(|(l, n, t)| (l, n, t.as_secs_f64() * 1e3))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(GpuFigures {
         adapter: g.ctx.describe(),
         dispatches: g.dispatch_counts().0,
@@ -168,6 +182,7 @@ fn gpu_figures(session: &mut Session) -> Result<GpuFigures, String> {
         weight_bytes: g.weight_bytes(),
         dma_gbs: bw.dma_gbs,
         copy_gbs: bw.best(),
+        profile,
     })
 }
 
@@ -310,6 +325,13 @@ pub fn run(args: Args) -> CliResult {
             out["gpu_pass_ms"] = json!(g.pass_ms);
             out["gpu_weight_bytes"] = json!(g.weight_bytes);
             out["dma_copy_gbps"] = json!(g.dma_gbs);
+            if !g.profile.is_empty() {
+                out["gpu_profile"] = g
+                    .profile
+                    .iter()
+                    .map(|(k, n, ms)| json!({"kernel": k, "dispatches": n, "ms": ms}))
+                    .collect();
+            }
         }
         println!("{out}");
     } else {
@@ -323,6 +345,9 @@ pub fn run(args: Args) -> CliResult {
                 "gpu          {}\n             {} dispatches/token, GPU pass {:.3} ms/token",
                 g.adapter, g.dispatches, g.pass_ms
             );
+            for (k, n, ms) in &g.profile {
+                println!("             {ms:8.3} ms  {n:4} × {k}");
+            }
         }
         println!("load         {load_ms:.1} ms (session {session_ms:.1} ms)");
         println!("prefill      {prefill_tok_s:.1} tok/s");

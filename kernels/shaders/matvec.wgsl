@@ -5,7 +5,8 @@
 // Bindings:
 //   2 arena  x: [n, cols] at (x_off, x_stride), y: [n, row0 + rows ..] at (y_off, y_stride)
 //            EXPERT: route [n, 2k] = [weights | expert ids] at (route_off, route_stride)
-//            NORM: z (GATED), the normalised row xn, the residual a and the sum o (when has_add)
+//            NORM: z (GATED), the normalised row xn (when n_on), the residual a and the sum o
+//            (when has_add)
 //   3 wq     one shard of W (rows × cols; EXPERT: experts × rows × cols), repacked: quant plane
 //            at 0, f16 scale plane at scale_off (Q8_0, Q4_0; words). Q8_0 and Q4_0 are bound
 //            as vec4<u32> (16 bytes per lane and step, see repack.rs for the interleaved layouts).
@@ -14,8 +15,8 @@
 // Variants: one of F32 / F16 / BF16 / Q8_0 / Q4_0; EXPERT (W picked per token by the route);
 // T1 (one token per workgroup: the decode lists);
 // NORM (x̂ = nw ⊙ x / rms(x), the RMSNorm before the matrix) or NORM + GATED
-// (x̂ = nw ⊙ u / rms(u) with u = x ⊙ silu(z): the gated RMSNorm with one group). With NORM every
-// workgroup also writes its slice of x̂ to xn, so the fused op's output stays available.
+// (x̂ = nw ⊙ u / rms(u) with u = x ⊙ silu(z): the gated RMSNorm with one group). With NORM and
+// n_on every workgroup also writes its slice of x̂ to xn, for later readers of the norm's output.
 // Epilogue (runtime flags): sp_on: rows [sp_lo, sp_hi) of the full matrix become
 // max(softplus(v + sp[row − sp_lo]), sp_min) (sp_min_on); has_add: o = a + y.
 // Grid: x·y = ceil(rows / RPW) row blocks, z = ceil(n / TT) token tiles.
@@ -30,7 +31,7 @@ struct Params {
     n_off: u32, n_stride: u32, n_mode: u32, has_add: u32,
     a_off: u32, a_stride: u32, a_mode: u32, sp_lo: u32,
     o_off: u32, o_stride: u32, o_mode: u32, sp_hi: u32,
-    sp_min_on: u32, sp_min: f32, _p0: u32, _p1: u32,
+    sp_min_on: u32, sp_min: f32, n_on: u32, _p1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -435,8 +436,9 @@ fn main(ids: Ids) {
 #endif
     }
 #if NORM
-    // This workgroup's slice of the normalised rows (subgroup / lane group 0; its row exists).
-    if sub == 0u {
+    // This workgroup's slice of the normalised rows (subgroup / lane group 0; its row exists),
+    // when a later op reads them (n_on).
+    if sub == 0u && p.n_on != 0u {
         let nwg = (p.rows + RPW - 1u) / RPW;
         let per = (p.cols + nwg - 1u) / nwg;
         let c1 = min(p.cols, (wg + 1u) * per);

@@ -8,7 +8,7 @@ mod gpu_common;
 use gpu_common::{Harness, Rng, close, contexts, dense, step};
 use weft_kernels::cpu::{attn, moe, rope};
 use weft_kernels::gpu::ops::{self, AttnShape};
-use weft_kernels::gpu::{Step, View};
+use weft_kernels::gpu::{GpuContext, Step, View};
 
 #[test]
 fn rope_both_layouts_match_cpu_at_large_positions() {
@@ -68,6 +68,72 @@ impl Ring {
     }
 }
 
+/// Runs of `ns` tokens through `ops::attend` against the CPU ring and kernel. A run of one
+/// token alternates between a list recorded for one row (the split kernels attend1 +
+/// attend_merge) and one recorded for `chunk` rows (attend.wgsl, as a prefill remainder).
+fn check_ring_attention(ctx: &GpuContext, s: AttnShape, chunk: usize, ns: &[usize], seed: u64) {
+    let (qw, kw) = (s.heads * s.head_dim, s.kv_heads * s.head_dim);
+    let cap = s.sinks + s.window;
+    let mut cpu = Ring {
+        sinks: s.sinks,
+        window: s.window,
+        width: kw,
+        k: vec![0.0; cap * kw],
+        v: vec![0.0; cap * kw],
+        filled: 0,
+    };
+    let mut r = Rng::new(seed);
+    let (qo, ko, vo, yo) = (0, chunk * qw, chunk * (qw + kw), chunk * (qw + 2 * kw));
+    let mut h = Harness::new(ctx, chunk * (2 * qw + 2 * kw), chunk);
+    let ring = h.buffer(&vec![0.0; s.ring_floats()]);
+    let scratch = h.buffer(&vec![0.0; s.scratch_floats()]);
+    let (q, k, v, y) = (dense(qo, qw), dense(ko, kw), dense(vo, kw), dense(yo, qw));
+    let chunked = h.record(|rec| ops::attend(rec, s, q, k, v, y, &ring, &scratch));
+    h.max_rows = 1;
+    let single = h.record(|rec| ops::attend(rec, s, q, k, v, y, &ring, &scratch));
+    let mut pos = 0;
+    for (i, &n) in ns.iter().enumerate() {
+        let (q, k, v) = (r.vec(n * qw), r.vec(n * kw), r.vec(n * kw));
+        h.put(qo, &q);
+        h.put(ko, &k);
+        h.put(vo, &v);
+        let list = if n == 1 && i % 2 == 0 {
+            &single
+        } else {
+            &chunked
+        };
+        ctx.run(&h.step, &step(n, pos), &[list]);
+        let got = h.get(yo, n * qw);
+        for t in 0..n {
+            cpu.append(pos + t, &k[t * kw..(t + 1) * kw], &v[t * kw..(t + 1) * kw]);
+            let mut want = vec![0.0; qw];
+            let mut scores = vec![0.0; cap];
+            attn::attend(
+                &q[t * qw..(t + 1) * qw],
+                &cpu.k,
+                &cpu.v,
+                cpu.filled,
+                s.heads,
+                s.kv_heads,
+                s.head_dim,
+                s.scale,
+                &mut scores,
+                &mut want,
+            );
+            close(
+                &format!("attend pos {} n {n} {:?}", pos + t, ctx.tier),
+                &got[t * qw..(t + 1) * qw],
+                &want,
+                2e-5,
+                1e-5,
+            );
+        }
+        pos += n;
+    }
+    let keys = h.read(&ring);
+    assert_eq!(&keys[..cap * kw], &cpu.k[..], "ring keys are copies: exact");
+}
+
 #[test]
 fn attention_over_a_wrapping_ring_with_sinks_matches_cpu() {
     for ctx in contexts() {
@@ -79,66 +145,22 @@ fn attention_over_a_wrapping_ring_with_sinks_matches_cpu() {
             sinks: 2,
             window: 5,
         };
-        let (qw, kw) = (s.heads * s.head_dim, s.kv_heads * s.head_dim);
-        let mut cpu = Ring {
-            sinks: 2,
-            window: 5,
-            width: kw,
-            k: vec![0.0; 7 * kw],
-            v: vec![0.0; 7 * kw],
-            filled: 0,
-        };
-        let mut r = Rng::new(2);
-        let chunk = 3;
-        let mut h = Harness::new(ctx, 4096, chunk);
-        let ring = h.buffer(&vec![0.0; s.ring_floats()]);
-        let scratch = h.buffer(&vec![0.0; s.scratch_floats()]);
-        let list = h.record(|rec| {
-            let (q, k, v, y) = (
-                dense(0, qw),
-                dense(512, kw),
-                dense(1024, kw),
-                dense(2048, qw),
-            );
-            ops::attend(rec, s, q, k, v, y, &ring, &scratch)
-        });
-        let mut pos = 0;
         // Decode-sized and prefill-sized runs, wrapping the window several times.
-        for n in [1, 3, 1, 2, 3, 3, 1, 3] {
-            let (q, k, v) = (r.vec(n * qw), r.vec(n * kw), r.vec(n * kw));
-            h.put(0, &q);
-            h.put(512, &k);
-            h.put(1024, &v);
-            ctx.run(&h.step, &step(n, pos), &[&list]);
-            let got = h.get(2048, n * qw);
-            for t in 0..n {
-                cpu.append(pos + t, &k[t * kw..(t + 1) * kw], &v[t * kw..(t + 1) * kw]);
-                let mut want = vec![0.0; qw];
-                let mut scores = vec![0.0; 7];
-                attn::attend(
-                    &q[t * qw..(t + 1) * qw],
-                    &cpu.k,
-                    &cpu.v,
-                    cpu.filled,
-                    s.heads,
-                    s.kv_heads,
-                    s.head_dim,
-                    s.scale,
-                    &mut scores,
-                    &mut want,
-                );
-                close(
-                    &format!("attend pos {}", pos + t),
-                    &got[t * qw..(t + 1) * qw],
-                    &want,
-                    2e-5,
-                    1e-5,
-                );
-            }
-            pos += n;
-        }
-        let keys = h.read(&ring);
-        assert_eq!(&keys[..7 * kw], &cpu.k[..], "ring keys are copies: exact");
+        check_ring_attention(ctx, s, 3, &[1, 3, 1, 2, 3, 3, 1, 3, 1, 1, 1, 1], 2);
+        // Several 64-slot splits (ring of 3 + 150 slots), GQA, a head dim not a multiple of 16,
+        // decode past two wraps with prefill runs in between.
+        let s = AttnShape {
+            heads: 6,
+            kv_heads: 2,
+            head_dim: 44,
+            scale: 0.15,
+            sinks: 3,
+            window: 150,
+        };
+        let mut ns = vec![1; 140];
+        ns.extend([4, 1, 2]);
+        ns.extend(vec![1; 200]);
+        check_ring_attention(ctx, s, 4, &ns, 3);
     }
 }
 

@@ -63,6 +63,8 @@ fn matvec_and_matmul_match_cpu_for_every_type() {
             .map(|t| (*t, 512))
             .chain([(GgmlType::Q8_0, 800), (GgmlType::Q8_0, 96)])
             .chain([(GgmlType::Q4_0, 800), (GgmlType::Q4_0, 96)])
+            // Several staging tiles of matvec1 (2048 columns each), the last one partial.
+            .chain([(GgmlType::Q8_0, 4640), (GgmlType::Q4_0, 2592)])
         {
             let (rows, n) = (67, 5);
             let mut r = Rng::new(ty.id() as u64 + 1);
@@ -136,6 +138,8 @@ fn fused_matvec_matches_the_cpu_op_chain() {
             (GgmlType::Q8_0, 800, false, true),
             (GgmlType::Q8_0, 512, true, true),
             (GgmlType::Q4_0, 256, false, false),
+            (GgmlType::Q4_0, 2592, true, true),
+            (GgmlType::Q8_0, 4640, true, false),
             (GgmlType::F16, 96, true, true),
         ] {
             let (rows, n, eps) = (70, 5, 1e-5);
@@ -163,7 +167,8 @@ fn fused_matvec_matches_the_cpu_op_chain() {
                     z: gated.then(|| dense(zo, cols)),
                     w: has_w.then(|| nwb.clone()),
                     eps,
-                    out: dense(no, cols),
+                    // One case leaves the normalised row unwritten (no later reader).
+                    out: (cols != 2592).then(|| dense(no, cols)),
                 };
                 let epi = Epilogue {
                     softplus: Some((sp_lo, sp_len, Some(bb.clone()), Some(0.01))),
@@ -200,6 +205,9 @@ fn fused_matvec_matches_the_cpu_op_chain() {
                     }
                     let o: Vec<f32> = y.iter().zip(&a[t * rows..]).map(|(y, a)| a + y).collect();
                     let what = format!("{ty} {cols} gated={gated} n={tokens} t={t} {:?}", ctx.tier);
+                    if fused.out.is_none() {
+                        xn.iter_mut().for_each(|v| *v = 0.0); // the arena's initial zeros
+                    }
                     close(
                         &format!("{what} xn"),
                         &got_n[t * cols..(t + 1) * cols],
@@ -355,5 +363,51 @@ fn shape_errors_are_typed_before_any_gpu_object() {
         assert!(e.to_string().contains("width 7"), "{e}");
         let e = ops::matvec(&mut rec, &gw, View::one(0, 8), View::one(60, 8), false).unwrap_err();
         assert!(e.to_string().contains("arena"), "{e}");
+    }
+}
+
+/// matvec1's two-rows-per-lane-group form (shards of ≥ 4096 rows; the tests above take its
+/// one-row form), plain and behind a gated norm, with a partial last workgroup.
+#[test]
+fn one_token_matvec_of_many_rows_matches_cpu() {
+    for ctx in contexts() {
+        for (ty, cols) in [(GgmlType::Q8_0, 2592), (GgmlType::Q4_0, 1056)] {
+            let rows = 4100;
+            let mut r = Rng::new(rows as u64 + cols as u64);
+            let bytes = encode(ty, &r.vec(rows * cols));
+            let w = WeightView::new(ty, &bytes, rows, cols).unwrap();
+            let gw = GpuMatrix::upload(ctx, "w", &[w]).unwrap();
+            let (x, z, nw) = (r.vec(cols), r.vec(cols), r.vec(cols));
+            let (xo, zo, yo) = (0, cols, 2 * cols);
+            let mut h = Harness::new(ctx, 2 * cols + rows, 1);
+            h.put(xo, &x);
+            h.put(zo, &z);
+            h.run(step(1, 0), |rec| {
+                ops::matvec(rec, &gw, dense(xo, cols), dense(yo, rows), false)
+            });
+            let what = format!("{ty} {rows}x{cols} {:?}", ctx.tier);
+            close(&what, &h.get(yo, rows), &cpu_matvec(&w, &x), 2e-5, 1e-5);
+            let nwb = h.buffer(&nw);
+            let fused = FusedNorm {
+                z: Some(dense(zo, cols)),
+                w: Some(nwb),
+                eps: 1e-5,
+                out: None,
+            };
+            h.run(step(1, 0), |rec| {
+                let (xv, yv) = (dense(xo, cols), dense(yo, rows));
+                ops::matvec_fused(rec, &gw, xv, yv, Some(&fused), &Epilogue::default())
+            });
+            let mut xn = vec![0.0; cols];
+            norm::gated_rms_norm(&x, &z, &nw, 1, 1e-5, &mut xn);
+            let want = cpu_matvec(&w, &xn);
+            close(
+                &format!("{what} gated"),
+                &h.get(yo, rows),
+                &want,
+                2e-5,
+                1e-5,
+            );
+        }
     }
 }

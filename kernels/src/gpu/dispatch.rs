@@ -162,10 +162,18 @@ impl Pipelines {
         let src = build(kernel, defines, ctx.tier)?;
         let dev = &ctx.device;
         let scope = dev.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
+        let desc = wgpu::ShaderModuleDescriptor {
             label: Some(kernel.file()),
             source: wgpu::ShaderSource::Wgsl(src.into()),
-        });
+        };
+        let module = if runtime_checks(kernel, defines) {
+            dev.create_shader_module(desc)
+        } else {
+            // SAFETY: see `runtime_checks`.
+            unsafe {
+                dev.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked())
+            }
+        };
         let buffer = |binding, ty| wgpu::BindGroupLayoutEntry {
             binding,
             visibility: ShaderStages::COMPUTE,
@@ -564,5 +572,22 @@ impl GpuContext {
         data.iter()
             .for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
         self.queue.write_buffer(buf, 4 * off as u64, &bytes);
+    }
+}
+
+/// Whether wgpu wraps every array index of a kernel in a clamp and every loop in a counter.
+/// Off (`WEFT_GPU_CHECKS=1` turns them on, `=0` off everywhere): every view and binding a kernel
+/// addresses is checked against its buffer on the host before any dispatch exists (ops.rs), and
+/// every loop is bounded by a uniform parameter, so the checks only cost time (H100, zamba2-2.7b
+/// Q8_0 decode: GPU pass 8.6 → 7.5 ms without them). Kept on by default for the multi-token
+/// Q4_0 matvec, whose prefill ran slower without them (zamba2-2.7b Q4_0 prefill 423 → 263 tok/s).
+fn runtime_checks(kernel: Kernel, defines: &[&str]) -> bool {
+    match std::env::var_os("WEFT_GPU_CHECKS") {
+        Some(v) => v == "1",
+        None => {
+            kernel == Kernel::MatVec
+                && defines.contains(&"Q4_0")
+                && !defines.iter().any(|d| ["T1", "EXPERT"].contains(d))
+        }
     }
 }

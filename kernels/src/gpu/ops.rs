@@ -3,6 +3,7 @@
 //! Views are arena ranges in f32 elements; vectors and state are [`Bind`]ings.
 
 use super::dispatch::grid;
+use super::repack::GpuType;
 use super::shader::Kernel;
 use super::{Bind, GpuError, GpuMatrix, Recorder, Rows, View, ensure};
 
@@ -32,6 +33,14 @@ fn floats(what: &str, b: &Bind, len: usize) -> Result<(), GpuError> {
 fn rows_per_wg(r: &Recorder) -> usize {
     WG / r.ctx.tier.row_lanes() as usize
 }
+
+/// Rows per workgroup of matvec1.wgsl (its RPW: 8 lane groups × 2 rows, or × 1 with MR1).
+const MATVEC1_ROWS: usize = 16;
+
+/// Shards of fewer rows take matvec1's MR1 variant (8 rows per workgroup): a 2560-row matrix
+/// then spreads over 320 workgroups instead of 160 (H100, zamba2-2.7b out_proj: 636 GB/s with
+/// two rows per lane group).
+const MATVEC1_FEW_ROWS: usize = 4096;
 
 fn w3(v: &View) -> [u32; 3] {
     v.words()
@@ -79,13 +88,14 @@ pub fn expert_matvec(
 }
 
 /// The normalisation fused in front of a matvec: x̂ = w ⊙ u / sqrt(mean(u²) + eps) with u = x
-/// (RMSNorm) or u = x ⊙ silu(z) (gated RMSNorm with one group); `out` receives x̂ as well.
+/// (RMSNorm) or u = x ⊙ silu(z) (gated RMSNorm with one group); `out`, if any, receives x̂ as
+/// well (for later readers of the norm's output).
 #[derive(Clone, Debug)]
 pub struct FusedNorm {
     pub z: Option<View>,
     pub w: Option<Bind>,
     pub eps: f32,
-    pub out: View,
+    pub out: Option<View>,
 }
 
 /// The epilogue fused behind a matvec: `softplus` = (first row, rows, bias, min): those rows of
@@ -111,8 +121,10 @@ pub fn matvec_fused(
         w.experts
     );
     if let Some(n) = norm {
-        r.check_view("fused norm out", &n.out, w.cols)?;
-        same_rows("fused norm", &x, &n.out)?;
+        if let Some(out) = &n.out {
+            r.check_view("fused norm out", out, w.cols)?;
+            same_rows("fused norm", &x, out)?;
+        }
         if let Some(z) = &n.z {
             r.check_view("fused norm z", z, w.cols)?;
             same_rows("fused norm z", &x, z)?;
@@ -153,6 +165,13 @@ fn matvec_impl(
     let ty = w.ty.define();
     // One token per workgroup where a run has one row (decode lists), else 8 (TT in matvec.wgsl).
     let one = tokens(r, &x) == 1;
+    // A one-token quantized matvec has a kernel of its own (x̂ staged once per workgroup).
+    let staged = one && route.is_none() && matches!(w.ty, GpuType::Q8_0 | GpuType::Q4_0);
+    let kernel = if staged {
+        Kernel::MatVec1
+    } else {
+        Kernel::MatVec
+    };
     let mut defines: Vec<&'static str> = vec![ty];
     match (&route, norm) {
         (Some(_), _) => defines.push("EXPERT"),
@@ -160,14 +179,15 @@ fn matvec_impl(
         (None, Some(_)) => defines.push("NORM"),
         (None, None) => {}
     }
-    if one && route.is_none() {
+    if one && route.is_none() && !staged {
         defines.push("T1");
     }
     let tt = if route.is_some() || one { 1 } else { 8 };
     let (rv, k, slot) = route.unwrap_or((View::one(0, 0), 0, 0));
     let none = View::one(0, 0);
     let [zo, zs, zm] = w3(norm.and_then(|n| n.z.as_ref()).unwrap_or(&none));
-    let [no, ns, nm] = w3(norm.map(|n| &n.out).unwrap_or(&none));
+    let n_out = norm.and_then(|n| n.out.as_ref());
+    let [no, ns, nm] = w3(n_out.unwrap_or(&none));
     let nw = norm.and_then(|n| n.w.clone());
     let eps = norm.map_or(0.0, |n| n.eps);
     let (sp_lo, sp_len, sp_b, sp_min) = epi.softplus.clone().unwrap_or((0, 0, None, None));
@@ -176,6 +196,16 @@ fn matvec_impl(
     let [ao, as_, am] = w3(&a);
     let [oo, os, om] = w3(&o);
     for s in &w.shards {
+        let few = staged && s.rows.len() < MATVEC1_FEW_ROWS;
+        let rpw = match (staged, few) {
+            (false, _) => rows_per_wg(r),
+            (true, false) => MATVEC1_ROWS,
+            (true, true) => MATVEC1_ROWS / 2,
+        };
+        let mut defines = defines.clone();
+        if few {
+            defines.push("MR1");
+        }
         let [xo, xs, xm] = w3(&x);
         let [yo, ys, ym] = w3(&y);
         let [ro, rs, rm] = w3(&rv);
@@ -218,19 +248,16 @@ fn matvec_impl(
             (sp_lo + sp_len) as u32,
             sp_min.is_some() as u32,
             sp_min.unwrap_or(0.0).to_bits(),
-            0,
+            n_out.is_some() as u32,
             0,
         ];
-        let g = grid(
-            s.rows.len().div_ceil(rows_per_wg(r)),
-            tokens(r, &x).div_ceil(tt),
-        );
+        let g = grid(s.rows.len().div_ceil(rpw), tokens(r, &x).div_ceil(tt));
         let binds = vec![
             Bind::whole(&s.buffer),
             nw.clone().unwrap_or_else(|| r.dummy()),
             sp_b.clone().unwrap_or_else(|| r.dummy()),
         ];
-        r.push(Kernel::MatVec, &defines, &p, binds, g)?;
+        r.push(kernel, &defines, &p, binds, g)?;
     }
     Ok(())
 }
@@ -701,9 +728,24 @@ impl AttnShape {
         2 * (self.sinks + self.window) * self.kv_heads * self.head_dim
     }
 
-    /// Floats of the scores scratch.
+    /// Ring slots per workgroup of the one-token kernel (attend1.wgsl's SPLIT).
+    const SPLIT: usize = 64;
+
+    /// Workgroups per head of the one-token kernel.
+    pub fn splits(&self) -> usize {
+        (self.sinks + self.window).div_ceil(Self::SPLIT)
+    }
+
+    /// Whether one-token runs take the split kernels (attend1 + attend_merge).
+    fn split_fits(&self) -> bool {
+        self.head_dim <= 256 && self.head_dim.is_multiple_of(4)
+    }
+
+    /// Floats of the scratch: the scores of attend.wgsl, or the split partials of attend1.wgsl.
     pub fn scratch_floats(&self) -> usize {
-        self.kv_heads * (self.sinks + self.window)
+        let scores = self.kv_heads * (self.sinks + self.window);
+        let parts = self.heads * self.splits() * (self.head_dim + 2);
+        scores.max(parts)
     }
 }
 
@@ -758,9 +800,21 @@ pub fn attend(
         s.scale.to_bits(),
         s.sinks as u32,
         s.window as u32,
-        0,
+        s.splits() as u32,
         0,
     ];
+    if tokens(r, &q) == 1 && s.split_fits() {
+        // One token: every (head, 64 slots) in its own workgroup, then the merge.
+        let binds = vec![ring.clone(), scratch.clone()];
+        r.push(Kernel::Attend1, &[], &p, binds, grid(s.heads, s.splits()))?;
+        return r.push(
+            Kernel::AttendMerge,
+            &[],
+            &p,
+            vec![scratch.clone()],
+            grid(s.heads, 1),
+        );
+    }
     r.push(
         Kernel::Attend,
         &[],

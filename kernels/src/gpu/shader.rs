@@ -46,6 +46,7 @@ pub enum Access {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kernel {
     MatVec,
+    MatVec1,
     Embed,
     RmsNorm,
     GatedRmsNorm,
@@ -59,6 +60,8 @@ pub enum Kernel {
     Copy,
     Rope,
     Attend,
+    Attend1,
+    AttendMerge,
     MoeRoute,
     Argmax,
     SampleTopK,
@@ -70,8 +73,9 @@ pub const WEIGHT_TYPES: [&str; 5] = ["F32", "F16", "BF16", "Q8_0", "Q4_0"];
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 
 impl Kernel {
-    pub const ALL: [Kernel; 17] = [
+    pub const ALL: [Kernel; 20] = [
         Kernel::MatVec,
+        Kernel::MatVec1,
         Kernel::Embed,
         Kernel::RmsNorm,
         Kernel::GatedRmsNorm,
@@ -85,6 +89,8 @@ impl Kernel {
         Kernel::Copy,
         Kernel::Rope,
         Kernel::Attend,
+        Kernel::Attend1,
+        Kernel::AttendMerge,
         Kernel::MoeRoute,
         Kernel::Argmax,
         Kernel::SampleTopK,
@@ -94,6 +100,7 @@ impl Kernel {
     pub fn file(self) -> &'static str {
         match self {
             Kernel::MatVec => "matvec.wgsl",
+            Kernel::MatVec1 => "matvec1.wgsl",
             Kernel::Embed => "embed.wgsl",
             Kernel::RmsNorm => "rms_norm.wgsl",
             Kernel::GatedRmsNorm => "gated_rms_norm.wgsl",
@@ -107,6 +114,8 @@ impl Kernel {
             Kernel::Copy => "copy.wgsl",
             Kernel::Rope => "rope.wgsl",
             Kernel::Attend => "attend.wgsl",
+            Kernel::Attend1 => "attend1.wgsl",
+            Kernel::AttendMerge => "attend_merge.wgsl",
             Kernel::MoeRoute => "moe_route.wgsl",
             Kernel::Argmax => "argmax.wgsl",
             Kernel::SampleTopK => "sample_topk.wgsl",
@@ -117,6 +126,7 @@ impl Kernel {
     pub fn source(self) -> &'static str {
         match self {
             Kernel::MatVec => include_str!("../../shaders/matvec.wgsl"),
+            Kernel::MatVec1 => include_str!("../../shaders/matvec1.wgsl"),
             Kernel::Embed => include_str!("../../shaders/embed.wgsl"),
             Kernel::RmsNorm => include_str!("../../shaders/rms_norm.wgsl"),
             Kernel::GatedRmsNorm => include_str!("../../shaders/gated_rms_norm.wgsl"),
@@ -130,6 +140,8 @@ impl Kernel {
             Kernel::Copy => include_str!("../../shaders/copy.wgsl"),
             Kernel::Rope => include_str!("../../shaders/rope.wgsl"),
             Kernel::Attend => include_str!("../../shaders/attend.wgsl"),
+            Kernel::Attend1 => include_str!("../../shaders/attend1.wgsl"),
+            Kernel::AttendMerge => include_str!("../../shaders/attend_merge.wgsl"),
             Kernel::MoeRoute => include_str!("../../shaders/moe_route.wgsl"),
             Kernel::Argmax => include_str!("../../shaders/argmax.wgsl"),
             Kernel::SampleTopK => include_str!("../../shaders/sample_topk.wgsl"),
@@ -140,12 +152,13 @@ impl Kernel {
     pub fn storage(self) -> &'static [Access] {
         use Access::*;
         match self {
-            Kernel::MatVec => &[Read, Read, Read],
+            Kernel::MatVec | Kernel::MatVec1 => &[Read, Read, Read],
             Kernel::Embed => &[Read, Read],
             Kernel::RmsNorm | Kernel::GatedRmsNorm | Kernel::Softplus | Kernel::AddBias => &[Read],
             Kernel::Rope => &[Read],
             Kernel::Conv1dSilu | Kernel::SsmScan1 | Kernel::SsmScan2 => &[ReadWrite, Read, Read],
-            Kernel::Attend => &[ReadWrite, ReadWrite],
+            Kernel::Attend | Kernel::Attend1 => &[ReadWrite, ReadWrite],
+            Kernel::AttendMerge => &[Read],
             Kernel::Argmax | Kernel::SampleTopK => &[ReadWrite],
             Kernel::Glu | Kernel::Add | Kernel::Copy | Kernel::MoeRoute => &[],
         }
@@ -163,6 +176,15 @@ impl Kernel {
                         v
                     });
                     fused.into_iter().chain(t1).chain([vec![*t, "EXPERT"]])
+                })
+                .collect(),
+            Kernel::MatVec1 => ["Q8_0", "Q4_0"]
+                .iter()
+                .flat_map(|t| [vec![*t], vec![*t, "NORM"], vec![*t, "NORM", "GATED"]])
+                .flat_map(|v| {
+                    let mut one_row = v.clone();
+                    one_row.push("MR1");
+                    [v, one_row]
                 })
                 .collect(),
             Kernel::Embed => WEIGHT_TYPES.iter().map(|t| vec![*t]).collect(),

@@ -5,7 +5,7 @@
 //! about one layer's worth of activations.
 
 use super::place::{check_disjoint, place};
-use super::{Buf, KvSpec, Op, Program, Rows, StateLayout, StateRange};
+use super::{Buf, KvSpec, Op, Program, Role, Rows, StateLayout, StateRange};
 
 /// A view of a builder value: columns `col..col + width` of its rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,10 +152,15 @@ impl ProgramBuilder {
     pub fn push(&mut self, op: Op<Val>) {
         let at = self.ops.len();
         let values = &mut self.values;
-        op.for_each(|_, v| {
+        // A norm's inputs stay alive through the next two ops, so that a backend may fuse the
+        // norm into a matvec and its residual add (the GPU matvec prologue reads them while it
+        // writes the matvec's and the add's outputs).
+        let keep = 2 * matches!(op, Op::RmsNorm { .. } | Op::GatedRmsNorm { .. }) as usize;
+        op.for_each(|role, v| {
             let value = &mut values[v.value as usize];
             value.first = value.first.min(at);
-            value.last = value.last.max(at);
+            let until = if role == Role::Read { at + keep } else { at };
+            value.last = value.last.max(until);
         });
         self.ops.push(op);
     }

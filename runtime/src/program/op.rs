@@ -136,6 +136,18 @@ pub enum Role {
 }
 
 impl<B> Op<B> {
+    /// Whether the op reads its output buffer before writing it (an in-place update).
+    pub fn updates_in_place(&self) -> bool {
+        matches!(
+            self,
+            Op::AddBias { .. }
+                | Op::Softplus { .. }
+                | Op::Rope { .. }
+                | Op::ScaleAdd { .. }
+                | Op::AddInPlace { .. }
+        )
+    }
+
     /// Calls `f` on every buffer the op references.
     pub fn for_each(&self, mut f: impl FnMut(Role, &B)) {
         use Role::{Read as R, Write as W};

@@ -144,7 +144,22 @@ impl GpuBackend {
             .collect();
         let scratch_floats = all_ops()
             .filter_map(|op| match op {
-                Op::Attend { kv_heads, .. } => Some(kv_heads * (sinks + window)),
+                Op::Attend {
+                    heads,
+                    kv_heads,
+                    head_dim,
+                    ..
+                } => Some(
+                    weft_kernels::gpu::ops::AttnShape {
+                        heads: *heads,
+                        kv_heads: *kv_heads,
+                        head_dim: *head_dim,
+                        scale: 1.0,
+                        sinks,
+                        window,
+                    }
+                    .scratch_floats(),
+                ),
                 _ => None,
             })
             .max()

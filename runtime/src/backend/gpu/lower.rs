@@ -1,9 +1,10 @@
 //! Lowering of Program ops to GPU dispatches: one op becomes one dispatch (a matrix split into
 //! shards becomes one per shard), except where [`Resources::lower_all`] fuses a short pattern
 //! into one matvec dispatch (the CPU Program is unchanged):
-//! - `RmsNorm` or one-group `GatedRmsNorm` followed by a `MatMul` of its output: the norm becomes
+//! - `RmsNorm` or one-group `GatedRmsNorm` (this one only before a Q8_0 / Q4_0 matrix, see
+//!   [`gated_fusable`]) followed by a `MatMul` of its output: the norm becomes
 //!   the matvec's prologue (each row's lanes accumulate Σ u² beside the dot product; the
-//!   workgroups also write the normalised row, so later readers of it still find it); only
+//!   workgroups also write the normalised row where a later op reads it); only
 //!   where the matvec sees one token (decode lists, a prefill's last row);
 //! - a `MatMul` followed by `Add`/`AddInPlace` of its output: the sum is the epilogue;
 //! - a `MatMul` and a later `Softplus` over some of its output's columns, when no op in between
@@ -15,9 +16,10 @@
 use std::collections::HashMap;
 
 use weft_kernels::gpu::ops::{self, AttnShape, Epilogue, FusedNorm, Glu, ScanViews};
+use weft_kernels::gpu::repack::GpuType;
 use weft_kernels::gpu::{Bind, GpuError, GpuMatrix, Recorder, VecRef, VectorPool, View};
 
-use crate::program::{Buf, Op, RopeLayout, Rows, StateRange, WeightId};
+use crate::program::{Buf, Op, Role, RopeLayout, Rows, StateRange, WeightId};
 
 /// What ops bind besides the arena.
 pub struct Resources {
@@ -48,11 +50,14 @@ pub fn view(b: &Buf) -> View {
     }
 }
 
-/// Whether a one-group gated RMSNorm is fused into the next matvec. Off: on the H100 the fused
-/// out_proj (x, z and the weight loaded per row, silu recomputed per row) took ≈ 71 µs against
-/// ≈ 25 µs + 14 µs for the matvec and the separate norm (zamba2-2.7b shape). The kernel variant
-/// (NORM + GATED) stays built and tested.
-const FUSE_GATED: bool = false;
+/// Whether a one-group gated RMSNorm is fused into the next matvec: only where that matvec has
+/// the one-token staged kernel (matvec1.wgsl, Q8_0 / Q4_0), which applies the gate and norm once
+/// per workgroup. With matvec.wgsl every row reloads x, z and the norm weight and recomputes
+/// silu: on the H100 ≈ 71 µs against ≈ 25 + 14 µs for the matvec and the separate norm
+/// (zamba2-2.7b out_proj).
+fn gated_fusable(m: &GpuMatrix) -> bool {
+    matches!(m.ty, GpuType::Q8_0 | GpuType::Q4_0)
+}
 
 /// Arena floats `b` may touch in any run of up to `max_rows` tokens.
 fn extent(b: &Buf, max_rows: usize) -> std::ops::Range<usize> {
@@ -74,19 +79,50 @@ fn touches(op: &Op<Buf>, b: &Buf, max_rows: usize) -> bool {
     hit
 }
 
+/// Whether an op after `m` reads floats of `b` before any op writes over them (values are placed
+/// by liveness: a fresh write into `b`'s floats means `b` is dead by then).
+fn read_later(ops: &[Op<Buf>], m: usize, b: &Buf, max_rows: usize) -> bool {
+    for op in &ops[m + 1..] {
+        let (mut read, mut written) = (false, false);
+        op.for_each(|role, v| {
+            if overlap(v, b, max_rows) {
+                match role {
+                    Role::Read => read = true,
+                    Role::Write => written = true,
+                }
+            }
+        });
+        if read || (written && op.updates_in_place()) {
+            return true;
+        }
+        if written {
+            return false;
+        }
+    }
+    false
+}
+
+/// A fused norm: (z, norm weight, eps, the norm's output if a later op reads it).
+type Prologue = (Option<Buf>, Option<WeightId>, f32, Option<Buf>);
+
 /// A fused matvec: the ops it replaces (indices into the Program) and its pieces.
 struct Fused {
     ops: Vec<usize>,
     w: WeightId,
     x: Buf,
     y: Buf,
-    norm: Option<(Option<Buf>, Option<WeightId>, f32, Buf)>,
+    norm: Option<Prologue>,
     softplus: Option<(usize, usize, Option<WeightId>, Option<f32>)>,
     add: Option<(Buf, Buf)>,
 }
 
 /// The fusion starting at op `i`, if any (see the module comment).
-fn fuse_at(ops: &[Op<Buf>], i: usize, max_rows: usize) -> Option<Fused> {
+fn fuse_at(
+    ops: &[Op<Buf>],
+    i: usize,
+    max_rows: usize,
+    gated_ok: impl Fn(WeightId) -> bool,
+) -> Option<Fused> {
     let ov = |a: &Buf, b: &Buf| overlap(a, b, max_rows);
     // Prologue.
     // Only where the matvec sees one token (decode, a prefill's last row): with several tokens
@@ -103,7 +139,10 @@ fn fuse_at(ops: &[Op<Buf>], i: usize, max_rows: usize) -> Option<Fused> {
             w,
             group,
             eps,
-        } if FUSE_GATED && *group == x.width && one(y) => {
+        } if *group == x.width
+            && one(y)
+            && matches!(ops.get(i + 1), Some(Op::MatMul { w, .. }) if gated_ok(*w)) =>
+        {
             (Some((*x, Some(*z), Some(*w), *eps, *y)), i + 1)
         }
         _ => (None, i),
@@ -132,7 +171,7 @@ fn fuse_at(ops: &[Op<Buf>], i: usize, max_rows: usize) -> Option<Fused> {
             return None;
         }
         f.x = nx;
-        f.norm = Some((z, nw, eps, ny));
+        f.norm = Some((z, nw, eps, read_later(ops, m, &ny, max_rows).then_some(ny)));
         reads = ins;
     }
     // Epilogue: a residual add right after, or else a later softplus of some of y's columns.
@@ -143,7 +182,7 @@ fn fuse_at(ops: &[Op<Buf>], i: usize, max_rows: usize) -> Option<Fused> {
         _ => None,
     };
     if let Some((a, o)) = add {
-        let writes = [Some(*y), f.norm.map(|n| n.3)];
+        let writes = [Some(*y), f.norm.and_then(|n| n.3)];
         let clash = reads.iter().any(|r| ov(r, &o))
             || writes.iter().flatten().any(|w| ov(w, &o) || ov(w, &a))
             || (a != o && ov(&a, &o))
@@ -188,7 +227,8 @@ impl Resources {
             if done[i] {
                 continue;
             }
-            let fused = fuse.then(|| fuse_at(ops, i, max_rows)).flatten();
+            let gated_ok = |w: WeightId| gated_fusable(self.mat(w));
+            let fused = fuse.then(|| fuse_at(ops, i, max_rows, gated_ok)).flatten();
             match fused.filter(|f| f.ops.len() > 1) {
                 Some(f) => {
                     self.lower_fused(r, &f)?;
@@ -208,7 +248,7 @@ impl Resources {
             z: z.as_ref().map(view),
             w: w.map(|w| self.vec(w)),
             eps,
-            out: view(&out),
+            out: out.as_ref().map(view),
         });
         let epi = Epilogue {
             softplus: f

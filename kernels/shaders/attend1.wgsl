@@ -1,0 +1,151 @@
+// One token's attention split over the ring (flash-decoding), first half: workgroup (h, j)
+// takes query head h and the filled ring slots [j·SPLIT, (j + 1)·SPLIT) and writes its partial
+// softmax (Σ p·v, the max m, the sum l of p = exp(score − m)); attend_merge.wgsl combines the
+// splits. The token's own k and v are read from the arena: the workgroup whose split holds the
+// token's slot and whose head is the first of its kv head's group also appends them to the
+// ring, and no workgroup reads a ring slot written in this dispatch.
+// The ring keeps `sinks` first positions and a window of `window` slots after them
+// (slot(pos) = pos < sinks ? pos : sinks + (pos − sinks) % window), as attend.wgsl.
+//
+// Bindings:
+//   2 arena    q, y: [heads·hd]; k, v: [kv_heads·hd] (the run's last row of each view)
+//   3 ring     array<f32>, read_write: keys [cap, kv_heads·hd] then values (at cap·kv_heads·hd)
+//   4 part     array<f32>, read_write: [heads, splits, hd + 2] = Σ p·v, m, l
+// Grid: x = heads, z = splits (= ceil(cap / SPLIT)); hd ≤ 256 and a multiple of 4.
+// Every loop over slots or elements issues several independent loads per step (4 consecutive
+// key elements; 4 value dims): its bound is a runtime value, so a driver need not unroll it.
+
+struct Params {
+    q_off: u32, q_stride: u32, q_mode: u32, heads: u32,
+    k_off: u32, k_stride: u32, k_mode: u32, kv_heads: u32,
+    v_off: u32, v_stride: u32, v_mode: u32, hd: u32,
+    y_off: u32, y_stride: u32, y_mode: u32, scale: f32,
+    sinks: u32, window: u32, splits: u32, _p1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(3) var<storage, read_write> ring: array<f32>;
+@group(0) @binding(4) var<storage, read_write> part: array<f32>;
+
+const SPLIT: u32 = 64u; // ring slots per workgroup (ops.rs: ATTEND_SPLIT)
+const QUARTERS: u32 = WG / SPLIT; // lanes per slot in the dot products
+
+var<workgroup> qs: array<f32, 256>; // q of the head
+var<workgroup> dots: array<f32, 256>; // [slot][quarter] partial dot products
+var<workgroup> pr: array<f32, SPLIT>; // the split's probabilities
+var<workgroup> vsum: array<f32, 1024>; // [slot group][dim] partial Σ p·v
+
+@compute @workgroup_size(256)
+fn main(ids: Ids) {
+    setup(ids);
+    let li = ids.li;
+    let h = ids.wid.x;
+    let j = ids.wid.z;
+    let rep = p.heads / p.kv_heads;
+    let kvh = h / rep;
+    let cap = p.sinks + p.window;
+    let width = p.kv_heads * p.hd;
+    let vbase = cap * width;
+    let t = rows_of(p.q_mode) - 1u;
+    let pos = pos_of(p.q_mode, t);
+    var cur = pos;
+    if pos >= p.sinks {
+        cur = p.sinks + (pos - p.sinks) % p.window;
+    }
+    let filled = min(pos + 1u, cap);
+    let lo = j * SPLIT;
+    let hi = min(lo + SPLIT, filled);
+    let base = (h * p.splits + j) * (p.hd + 2u);
+    let ko = row_at(p.k_off, p.k_stride, p.k_mode, t) + kvh * p.hd;
+    let vo = row_at(p.v_off, p.v_stride, p.v_mode, t) + kvh * p.hd;
+    if h % rep == 0u && cur >= lo && cur < lo + SPLIT {
+        for (var i = li; i < p.hd; i += WG) {
+            ring[cur * width + kvh * p.hd + i] = arena[ko + i];
+            ring[vbase + cur * width + kvh * p.hd + i] = arena[vo + i];
+        }
+    }
+    if lo >= filled {
+        // An empty split (the ring is not that full yet): weight zero in the merge.
+        if li == 0u {
+            part[base + p.hd] = -3.4e38;
+            part[base + p.hd + 1u] = 0.0;
+        }
+        return;
+    }
+    let qo = row_at(p.q_off, p.q_stride, p.q_mode, t) + h * p.hd;
+    for (var i = li; i < p.hd; i += WG) {
+        qs[i] = arena[qo + i];
+    }
+    workgroupBarrier();
+    // Scores: QUARTERS lanes per slot, lane k over elements 4k..4k + 4 of every 16.
+    let s = lo + li / QUARTERS;
+    var d = 0.0;
+    if s < hi {
+        var kb = s * width + kvh * p.hd;
+        if s == cur {
+            kb = ko;
+        }
+        for (var i = (li % QUARTERS) * 4u; i < p.hd; i += 4u * QUARTERS) {
+            var k4: vec4<f32>;
+            if s == cur {
+                k4 = vec4<f32>(arena[kb + i], arena[kb + i + 1u], arena[kb + i + 2u], arena[kb + i + 3u]);
+            } else {
+                k4 = vec4<f32>(ring[kb + i], ring[kb + i + 1u], ring[kb + i + 2u], ring[kb + i + 3u]);
+            }
+            d += dot(vec4<f32>(qs[i], qs[i + 1u], qs[i + 2u], qs[i + 3u]), k4);
+        }
+    }
+    dots[li] = d;
+    workgroupBarrier();
+    var m = -3.4e38;
+    if li < SPLIT && lo + li < hi {
+        var sc = 0.0;
+        for (var k = 0u; k < QUARTERS; k++) {
+            sc += dots[li * QUARTERS + k];
+        }
+        sc *= p.scale;
+        pr[li] = sc;
+        m = sc;
+    }
+    m = wg_max(m);
+    var e = 0.0;
+    if li < SPLIT && lo + li < hi {
+        e = exp(pr[li] - m);
+        pr[li] = e;
+    }
+    let l = wg_sum(e);
+    // Σ p·v: 4 slot groups of 64 lanes, lane l over dims l, l + 64, l + 128, l + 192.
+    let g = li / 64u;
+    let dl = li % 64u;
+    let on = vec4<bool>(dl < p.hd, dl + 64u < p.hd, dl + 128u < p.hd, dl + 192u < p.hd);
+    var acc = vec4<f32>(0.0);
+    for (var s2 = lo + g; s2 < hi; s2 += 4u) {
+        var v = vec4<f32>(0.0);
+        if s2 == cur {
+            if on.x { v.x = arena[vo + dl]; }
+            if on.y { v.y = arena[vo + dl + 64u]; }
+            if on.z { v.z = arena[vo + dl + 128u]; }
+            if on.w { v.w = arena[vo + dl + 192u]; }
+        } else {
+            let vb = vbase + s2 * width + kvh * p.hd + dl;
+            if on.x { v.x = ring[vb]; }
+            if on.y { v.y = ring[vb + 64u]; }
+            if on.z { v.z = ring[vb + 128u]; }
+            if on.w { v.w = ring[vb + 192u]; }
+        }
+        acc += pr[s2 - lo] * v;
+    }
+    let vg = g * 256u + dl;
+    vsum[vg] = acc.x;
+    vsum[vg + 64u] = acc.y;
+    vsum[vg + 128u] = acc.z;
+    vsum[vg + 192u] = acc.w;
+    workgroupBarrier();
+    for (var i = li; i < p.hd; i += WG) {
+        part[base + i] = vsum[i] + vsum[256u + i] + vsum[512u + i] + vsum[768u + i];
+    }
+    if li == 0u {
+        part[base + p.hd] = m;
+        part[base + p.hd + 1u] = l;
+    }
+}
