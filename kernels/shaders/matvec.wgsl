@@ -13,7 +13,7 @@
 //   4 nw     NORM: the norm weight [cols] (a dummy when has_nw = 0)
 //   5 sp     the softplus bias of rows [sp_lo, sp_hi) (a dummy when sp_on = 0)
 // Variants: one of F32 / F16 / BF16 / Q8_0 / Q4_0; EXPERT (W picked per token by the route);
-// T1 (one token per workgroup: the decode lists);
+// T1 (one token per workgroup: one-token float matvecs; one-token Q8_0 / Q4_0 take matvec1.wgsl);
 // NORM (x̂ = nw ⊙ x / rms(x), the RMSNorm before the matrix) or NORM + GATED
 // (x̂ = nw ⊙ u / rms(u) with u = x ⊙ silu(z): the gated RMSNorm with one group). With NORM and
 // n_on every workgroup also writes its slice of x̂ to xn, for later readers of the norm's output.
@@ -288,7 +288,6 @@ fn main(ids: Ids) {
         let ub = gr * ch * 32u;
         let sb = p.scale_off / 4u + gr * ch * 2u;
         let nu = ch * 32u;
-#if !T1
         // Several tokens: each unit's 16 weights are dequantized once (four vec4) and dotted
         // with every token's x̂ (32 lanes read 32 consecutive x per load); a chunk with padding
         // blocks (the last one when cols % 512 != 0) goes through q8_unit per token.
@@ -315,27 +314,6 @@ fn main(ids: Ids) {
                 }
             }
         }
-#else
-        // Two units per lane and step (both loads issued before either is used).
-        for (var u = lane; u < nu; u += 2u * LANES) {
-            let ub2 = min(u + LANES, nu - 1u);
-            let qa = wq[ub + u];
-            let qb = wq[ub + ub2];
-            let sa0 = wq[sb + 2u * (u / 32u)];
-            let sa1 = wq[sb + 2u * (u / 32u) + 1u];
-            let sb0 = wq[sb + 2u * (ub2 / 32u)];
-            let sb1 = wq[sb + 2u * (ub2 / 32u) + 1u];
-            for (var t = 0u; t < TT; t++) {
-                if t < nt {
-                    var s = q8_unit(qa, sa0, sa1, t, xo[t], zo[t], u, nb);
-                    if u + LANES < nu {
-                        s += q8_unit(qb, sb0, sb1, t, xo[t], zo[t], ub2, nb);
-                    }
-                    acc[t] += s;
-                }
-            }
-        }
-#endif
 #elif Q4_0
         // Interleaved chunks of 512 columns, 16 units of 16 bytes each (repack.rs): unit u of a
         // row is unit u % 16 of chunk u / 16; lanes 0..16 and 16..32 read two chunks' 512
@@ -346,25 +324,6 @@ fn main(ids: Ids) {
         let nu = ch * 16u;
         let ub = gr * nu;
         let sb = p.scale_off / 4u + gr * ch * 2u;
-#if T1
-        // Two units per lane and step (both loads issued before either is used).
-        for (var u = lane; u < nu; u += 2u * LANES) {
-            let ub2 = min(u + LANES, nu - 1u);
-            let qa = wq[ub + u];
-            let qb = wq[ub + ub2];
-            let sa0 = wq[sb + 2u * (u / 16u)];
-            let sa1 = wq[sb + 2u * (u / 16u) + 1u];
-            let sb0 = wq[sb + 2u * (ub2 / 16u)];
-            let sb1 = wq[sb + 2u * (ub2 / 16u) + 1u];
-            let ca = (u / 16u) * 512u + u % 16u;
-            let cb = (ub2 / 16u) * 512u + ub2 % 16u;
-            var s = q4_dot(q4_deq(qa, sa0, sa1), 0u, xo[0], zo[0], ca, nb - 16u * (u / 16u));
-            if u + LANES < nu {
-                s += q4_dot(q4_deq(qb, sb0, sb1), 0u, xo[0], zo[0], cb, nb - 16u * (ub2 / 16u));
-            }
-            acc[0] += s;
-        }
-#else
         // Several tokens: each unit is dequantized once and dotted with every token's x̂.
         for (var u = lane; u < nu; u += LANES) {
             let w = q4_deq(wq[ub + u], wq[sb + 2u * (u / 16u)], wq[sb + 2u * (u / 16u) + 1u]);
@@ -376,7 +335,6 @@ fn main(ids: Ids) {
                 }
             }
         }
-#endif
 #else
         let rb = (le * p.rows + r) * p.cols;
         for (var c = lane; c < p.cols; c += LANES) {
