@@ -63,7 +63,7 @@ fn matvec_and_matmul_match_cpu_for_every_type() {
             .map(|t| (*t, 512))
             .chain([(GgmlType::Q8_0, 800), (GgmlType::Q8_0, 96)])
             .chain([(GgmlType::Q4_0, 800), (GgmlType::Q4_0, 96)])
-            // Several staging tiles of matvec1 (2048 columns each), the last one partial.
+            // Several staging tiles of matvec1 (1024 columns each), the last one partial.
             .chain([(GgmlType::Q8_0, 4640), (GgmlType::Q4_0, 2592)])
         {
             let (rows, n) = (67, 5);
