@@ -35,6 +35,38 @@ var<workgroup> dots: array<f32, 256>; // [slot][quarter] partial dot products
 var<workgroup> pr: array<f32, SPLIT>; // the split's probabilities
 var<workgroup> vsum: array<f32, 1024>; // [slot group][dim] partial Σ p·v
 
+// q[i..i + 4] from workgroup memory.
+fn q4(i: u32) -> vec4<f32> {
+    return vec4<f32>(qs[i], qs[i + 1u], qs[i + 2u], qs[i + 3u]);
+}
+
+// 4 consecutive key elements at `at`: of the arena (the token's own key) or of the ring.
+fn k4(own: bool, at: u32) -> vec4<f32> {
+    if own {
+        return vec4<f32>(arena[at], arena[at + 1u], arena[at + 2u], arena[at + 3u]);
+    }
+    return vec4<f32>(ring[at], ring[at + 1u], ring[at + 2u], ring[at + 3u]);
+}
+
+// Value dims dl, dl + 64, dl + 128, dl + 192 (those < hd) of ring slot `s` (at vb + s · width),
+// or of the token's own value (at vo + dl) when s is its slot.
+fn vrow(s: u32, cur: u32, vo: u32, vb: u32, width: u32, dl: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    if s == cur {
+        if dl < p.hd { v.x = arena[vo + dl]; }
+        if dl + 64u < p.hd { v.y = arena[vo + dl + 64u]; }
+        if dl + 128u < p.hd { v.z = arena[vo + dl + 128u]; }
+        if dl + 192u < p.hd { v.w = arena[vo + dl + 192u]; }
+    } else {
+        let at = vb + s * width;
+        if dl < p.hd { v.x = ring[at]; }
+        if dl + 64u < p.hd { v.y = ring[at + 64u]; }
+        if dl + 128u < p.hd { v.z = ring[at + 128u]; }
+        if dl + 192u < p.hd { v.w = ring[at + 192u]; }
+    }
+    return v;
+}
+
 @compute @workgroup_size(256)
 fn main(ids: Ids) {
     setup(ids);
@@ -77,7 +109,8 @@ fn main(ids: Ids) {
         qs[i] = arena[qo + i];
     }
     workgroupBarrier();
-    // Scores: QUARTERS lanes per slot, lane k over elements 4k..4k + 4 of every 16.
+    // Scores: QUARTERS lanes per slot, lane k over elements 4k..4k + 4 of every 16, two such
+    // steps per iteration (their loads independent).
     let s = lo + li / QUARTERS;
     var d = 0.0;
     if s < hi {
@@ -85,14 +118,12 @@ fn main(ids: Ids) {
         if s == cur {
             kb = ko;
         }
-        for (var i = (li % QUARTERS) * 4u; i < p.hd; i += 4u * QUARTERS) {
-            var k4: vec4<f32>;
-            if s == cur {
-                k4 = vec4<f32>(arena[kb + i], arena[kb + i + 1u], arena[kb + i + 2u], arena[kb + i + 3u]);
-            } else {
-                k4 = vec4<f32>(ring[kb + i], ring[kb + i + 1u], ring[kb + i + 2u], ring[kb + i + 3u]);
-            }
-            d += dot(vec4<f32>(qs[i], qs[i + 1u], qs[i + 2u], qs[i + 3u]), k4);
+        var i = (li % QUARTERS) * 4u;
+        for (; i + 16u < p.hd; i += 32u) {
+            d += dot(q4(i), k4(s == cur, kb + i)) + dot(q4(i + 16u), k4(s == cur, kb + i + 16u));
+        }
+        if i < p.hd {
+            d += dot(q4(i), k4(s == cur, kb + i));
         }
     }
     dots[li] = d;
@@ -117,23 +148,15 @@ fn main(ids: Ids) {
     // Σ p·v: 4 slot groups of 64 lanes, lane l over dims l, l + 64, l + 128, l + 192.
     let g = li / 64u;
     let dl = li % 64u;
-    let on = vec4<bool>(dl < p.hd, dl + 64u < p.hd, dl + 128u < p.hd, dl + 192u < p.hd);
+    // (two slots per iteration, their loads independent)
     var acc = vec4<f32>(0.0);
-    for (var s2 = lo + g; s2 < hi; s2 += 4u) {
-        var v = vec4<f32>(0.0);
-        if s2 == cur {
-            if on.x { v.x = arena[vo + dl]; }
-            if on.y { v.y = arena[vo + dl + 64u]; }
-            if on.z { v.z = arena[vo + dl + 128u]; }
-            if on.w { v.w = arena[vo + dl + 192u]; }
-        } else {
-            let vb = vbase + s2 * width + kvh * p.hd + dl;
-            if on.x { v.x = ring[vb]; }
-            if on.y { v.y = ring[vb + 64u]; }
-            if on.z { v.z = ring[vb + 128u]; }
-            if on.w { v.w = ring[vb + 192u]; }
-        }
-        acc += pr[s2 - lo] * v;
+    var s2 = lo + g;
+    for (; s2 + 4u < hi; s2 += 8u) {
+        acc += pr[s2 - lo] * vrow(s2, cur, vo, vbase + kvh * p.hd + dl, width, dl)
+             + pr[s2 + 4u - lo] * vrow(s2 + 4u, cur, vo, vbase + kvh * p.hd + dl, width, dl);
+    }
+    if s2 < hi {
+        acc += pr[s2 - lo] * vrow(s2, cur, vo, vbase + kvh * p.hd + dl, width, dl);
     }
     let vg = g * 256u + dl;
     vsum[vg] = acc.x;
