@@ -23,3 +23,4 @@ echo "== GPU tests (lavapipe)"
 cargo test -p weft-kernels --features gpu --test 'gpu_*'
 cargo test -p weft --features gpu --lib backend::gpu
 cargo test -p weft-cli --features gpu --test parity_gpu -- --nocapture
+cargo test -p weft-cli --features gpu --test chat gpu_

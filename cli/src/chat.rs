@@ -320,22 +320,27 @@ impl Chat {
         let mut filter = StopFilter::new(self.stop.clone());
         let mut generated = Vec::new();
         let mut open = true;
-        while generated.len() < self.n_predict {
-            let t = self.session.sample(&self.sampler)?;
-            if Some(t) == self.tok.eos_id() {
-                break;
-            }
-            self.session.step(Input::Token(t))?;
+        let mut next = match self.n_predict {
+            0 => None,
+            _ => Some(self.session.sample(&self.sampler)?),
+        };
+        while let Some(t) = next.filter(|&t| Some(t) != self.tok.eos_id()) {
             generated.push(t);
+            let mut stopped = false;
             if let Some(piece) = dec.push(t)? {
-                let (show, stopped) = filter.push(piece);
+                let (show, stop) = filter.push(piece);
                 if open && !show.is_empty() {
                     open = common::emit(out, &show)?;
                 }
-                if stopped {
-                    break;
-                }
+                stopped = stop;
             }
+            if stopped || generated.len() == self.n_predict {
+                self.session.step(Input::Token(t))?;
+                break;
+            }
+            // Feed the token and draw the next: on the GPU the draw runs there and only its id
+            // is read back (the same draws as sample-then-step on the CPU).
+            next = Some(self.session.step_sample(t, &self.sampler)?);
         }
         if !filter.stopped
             && let Some(piece) = dec.flush()?

@@ -95,3 +95,22 @@ fn bad_commands_are_reported_and_the_chat_goes_on() {
     assert!(err.contains("/save needs a file name"), "{err}");
     assert!(err.contains("generated"), "statistics at the end: {err}");
 }
+
+/// On the GPU, chat draws each next token there (`Session::step_sample`): the same replies as the
+/// CPU for the same seed, top-k sampling and greedy.
+#[cfg(feature = "gpu")]
+#[test]
+fn gpu_chat_draws_the_cpu_replies() {
+    let input = "And God said\nThe LORD is my shepherd\n";
+    for sampling in [
+        &["--top-k", "20", "--temp", "0.8"][..],
+        &["--temp", "0"][..],
+    ] {
+        let run = |backend: &str| {
+            let mut args = vec!["--seed", "5", "-q", "-n", "24", "--backend", backend];
+            args.extend_from_slice(sampling);
+            lines(&chat(input, &args))
+        };
+        assert_eq!(run("gpu"), run("cpu"), "{sampling:?}");
+    }
+}
