@@ -15,11 +15,15 @@ struct Step {
     n: u32,          // tokens in this run
     pos0: u32,       // absolute position of the first token
     top_k: u32,      // sampling: candidates kept (0 = greedy)
-    _pad0: u32,
+    rep_n: u32,      // sampling: recent token ids the repetition penalty reads (0 = off)
     rand: f32,       // sampling: uniform draw in [0, 1)
     temp: f32,       // sampling: temperature (> 0)
     top_p: f32,      // sampling: nucleus mass
     min_p: f32,      // sampling: min-p ratio (0 = off)
+    rep_penalty: f32, // sampling: repetition penalty
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(1) var<uniform> step: Step;

@@ -109,23 +109,30 @@ pub struct Step {
     pub temp: f32,
     pub top_p: f32,
     pub min_p: f32,
+    /// Recent token ids the repetition penalty reads (0: off) and the penalty.
+    pub rep_n: u32,
+    pub rep_penalty: f32,
 }
 
 impl Step {
-    pub const BYTES: u64 = 32;
+    pub const BYTES: u64 = 48;
 
-    pub fn bytes(&self) -> [u8; 32] {
+    pub fn bytes(&self) -> [u8; 48] {
         let w = [
             self.n,
             self.pos0,
             self.top_k,
-            0,
+            self.rep_n,
             self.rand.to_bits(),
             self.temp.to_bits(),
             self.top_p.to_bits(),
             self.min_p.to_bits(),
+            self.rep_penalty.to_bits(),
+            0,
+            0,
+            0,
         ];
-        let mut out = [0u8; 32];
+        let mut out = [0u8; 48];
         for (o, v) in out.chunks_exact_mut(4).zip(w) {
             o.copy_from_slice(&v.to_le_bytes());
         }

@@ -861,6 +861,35 @@ pub fn sample_top_k(
     sample_impl(r, Kernel::SampleTopK, logits, ids, out)
 }
 
+/// The repetition penalty on the logits row, in place, from the Step's `rep_n` (at most `cap`)
+/// recent ids at `ids[rec..]` and its `rep_penalty` (rep_n = 0: no change). Runs before argmax /
+/// sample_top_k.
+pub fn repetition_penalty(
+    r: &mut Recorder,
+    logits: View,
+    ids: &Bind,
+    rec: usize,
+    cap: usize,
+) -> Result<(), GpuError> {
+    ensure!(
+        ids.floats() >= rec + cap,
+        "{cap} recent ids at {rec} outside their buffer"
+    );
+    r.check_view("logits", &logits, logits.width)?;
+    let [lo, ls, lm] = w3(&logits);
+    let p = [
+        lo,
+        ls,
+        lm,
+        logits.width as u32,
+        rec as u32,
+        cap as u32,
+        0,
+        0,
+    ];
+    r.push(Kernel::Penalize, &[], &p, vec![ids.clone()], [1, 1, 1])
+}
+
 fn sample_impl(
     r: &mut Recorder,
     kernel: Kernel,

@@ -65,6 +65,7 @@ pub enum Kernel {
     MoeRoute,
     Argmax,
     SampleTopK,
+    Penalize,
 }
 
 /// The weight-type defines of matvec / embed.
@@ -73,7 +74,7 @@ pub const WEIGHT_TYPES: [&str; 5] = ["F32", "F16", "BF16", "Q8_0", "Q4_0"];
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 
 impl Kernel {
-    pub const ALL: [Kernel; 20] = [
+    pub const ALL: [Kernel; 21] = [
         Kernel::MatVec,
         Kernel::MatVec1,
         Kernel::Embed,
@@ -94,6 +95,7 @@ impl Kernel {
         Kernel::MoeRoute,
         Kernel::Argmax,
         Kernel::SampleTopK,
+        Kernel::Penalize,
     ];
 
     /// File name under `kernels/shaders/`.
@@ -119,6 +121,7 @@ impl Kernel {
             Kernel::MoeRoute => "moe_route.wgsl",
             Kernel::Argmax => "argmax.wgsl",
             Kernel::SampleTopK => "sample_topk.wgsl",
+            Kernel::Penalize => "penalize.wgsl",
         }
     }
 
@@ -145,6 +148,7 @@ impl Kernel {
             Kernel::MoeRoute => include_str!("../../shaders/moe_route.wgsl"),
             Kernel::Argmax => include_str!("../../shaders/argmax.wgsl"),
             Kernel::SampleTopK => include_str!("../../shaders/sample_topk.wgsl"),
+            Kernel::Penalize => include_str!("../../shaders/penalize.wgsl"),
         }
     }
 
@@ -159,7 +163,7 @@ impl Kernel {
             Kernel::Conv1dSilu | Kernel::SsmScan1 | Kernel::SsmScan2 => &[ReadWrite, Read, Read],
             Kernel::Attend | Kernel::Attend1 => &[ReadWrite, ReadWrite],
             Kernel::AttendMerge => &[Read],
-            Kernel::Argmax | Kernel::SampleTopK => &[ReadWrite],
+            Kernel::Argmax | Kernel::SampleTopK | Kernel::Penalize => &[ReadWrite],
             Kernel::Glu | Kernel::Add | Kernel::Copy | Kernel::MoeRoute => &[],
         }
     }

@@ -202,32 +202,42 @@ impl Session {
     }
 
     /// Feeds `token` and picks the next one with `config`: [`Session::step`] then
-    /// [`Session::sample`], the same RNG draw. On the GPU a chain the sampling kernel covers
-    /// (greedy, or top-k 1..=64 without repetition penalty) runs there and only the id is read
-    /// back ([`Session::logits`] is then `None`; the draw is in f32, so an id can differ from the
-    /// CPU's only where the uniform number falls within rounding of a boundary); any other
-    /// chain reads the logits back and samples on the CPU.
+    /// [`Session::sample`], the same RNG draw. On the GPU a chain the sampling kernels cover
+    /// (greedy, or top-k 1..=64; with or without the repetition penalty) runs there and only the
+    /// id is read back ([`Session::logits`] is then `None`; the draw is in f32, so an id can
+    /// differ from the CPU's only where the uniform number falls within rounding of a boundary);
+    /// any other chain reads the logits back and samples on the CPU.
     pub fn step_sample(&mut self, token: u32, config: &SamplerConfig) -> Result<u32, SessionError> {
-        let on_gpu_kernel = self.gpu.is_some()
-            && (config.repetition_penalty == 1.0 || config.repeat_last_n == 0)
-            && (config.temperature == 0.0 || (1..=64).contains(&config.top_k));
+        let on_gpu_kernel =
+            self.gpu.is_some() && (config.temperature == 0.0 || (1..=64).contains(&config.top_k));
         if !on_gpu_kernel {
             self.step(Input::Token(token))?;
             return self.sample(config);
         }
         config.validate().map_err(SessionError::Sample)?;
-        if config.temperature == 0.0 {
+        let penalty_on = config.repetition_penalty != 1.0 && config.repeat_last_n > 0;
+        if config.temperature == 0.0 && !penalty_on {
             return self.step_greedy(token);
         }
         self.check_token(token)?;
+        // Greedy takes no draw (as on the CPU).
+        let uniform = match config.temperature {
+            0.0 => 0.0,
+            _ => self.sampler.next_uniform() as f32,
+        };
+        self.history.push(token);
         let draw = GpuDraw {
             top_k: config.top_k as u32,
             temperature: config.temperature,
             top_p: config.top_p,
             min_p: config.min_p,
-            uniform: self.sampler.next_uniform() as f32,
+            uniform,
+            penalty: config.repetition_penalty,
+            recent: match penalty_on {
+                true => self.history.recent(config.repeat_last_n),
+                false => &[],
+            },
         };
-        self.history.push(token);
         let g = self.gpu.as_mut().expect("checked above");
         g.set_tokens(&[token]);
         let id = g.decode_sample(self.position, &draw);

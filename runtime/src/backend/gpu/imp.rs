@@ -56,6 +56,8 @@ pub struct GpuBackend {
     arena: wgpu::Buffer,
     step_buf: wgpu::Buffer,
     ids: wgpu::Buffer,
+    /// Index in `ids` of the recent ids the repetition penalty reads.
+    recent_at: usize,
     stage_ids: wgpu::Buffer,
     stage_logits: wgpu::Buffer,
     decode: Compiled,
@@ -219,7 +221,13 @@ impl GpuBackend {
         let arena_len = decode.arena_len.max(prefill.arena_len).max(4);
         let arena = ctx.storage_buffer("weft arena", 4 * arena_len as u64);
         let step_buf = ctx.step_buffer();
-        let ids = ctx.storage_buffer("weft token ids", 4 * (prefill.rows.max(1) + 4) as u64);
+        // Token ids: the run's inputs from 0, the drawn id at 0, the recent ids for the
+        // repetition penalty from `recent_at` (room for the session's history).
+        let recent_at = prefill.rows.max(1) + 4;
+        let ids = ctx.storage_buffer(
+            "weft token ids",
+            4 * (recent_at + config.history.max(1)) as u64,
+        );
         let out_bytes = programs
             .iter()
             .map(|p| 4 * p.output.span(p.rows).len() as u64)
@@ -260,11 +268,15 @@ impl GpuBackend {
         };
         let decode_c = compile(decode)?;
         let prefill_c = compile(prefill)?;
+        let logits = view(&decode.output);
+        let history = config.history;
         let mut r = Recorder::new(&ctx, &mut pipes, &step_buf, &arena, 1);
-        ops::argmax(&mut r, view(&decode.output), &ids_bind, 0)?;
+        ops::repetition_penalty(&mut r, logits, &ids_bind, recent_at, history)?;
+        ops::argmax(&mut r, logits, &ids_bind, 0)?;
         let greedy = r.finish()?;
         let mut r = Recorder::new(&ctx, &mut pipes, &step_buf, &arena, 1);
-        ops::sample_top_k(&mut r, view(&decode.output), &ids_bind, 0)?;
+        ops::repetition_penalty(&mut r, logits, &ids_bind, recent_at, history)?;
+        ops::sample_top_k(&mut r, logits, &ids_bind, 0)?;
         let sampler = r.finish()?;
         let pipelines = pipes.len();
         ctx.wait()?;
@@ -274,6 +286,7 @@ impl GpuBackend {
             arena,
             step_buf,
             ids,
+            recent_at,
             stage_ids,
             stage_logits,
             decode: decode_c,
@@ -389,7 +402,7 @@ impl GpuBackend {
     /// One decode step with a top-k draw on the GPU (`draw`: k ≤ 64, temperature, min-p, top-p
     /// and the uniform number); reads back only the token id, `None` if no logit was finite.
     pub fn decode_sample(&mut self, pos: usize, draw: &GpuDraw) -> Option<u32> {
-        let step = Step {
+        let mut step = Step {
             n: 1,
             pos0: pos as u32,
             top_k: draw.top_k,
@@ -397,8 +410,21 @@ impl GpuBackend {
             temp: draw.temperature,
             top_p: draw.top_p,
             min_p: draw.min_p,
+            ..Step::default()
         };
-        let id = self.decode_to_id(&step, true);
+        if draw.penalty != 1.0 && !draw.recent.is_empty() {
+            // The window goes up beside the token ids (at most the history's length: the
+            // buffer's room and the kernel's cap).
+            self.ctx.queue.write_buffer(
+                &self.ids,
+                4 * self.recent_at as u64,
+                bytemuck_u32(draw.recent),
+            );
+            step.rep_n = draw.recent.len() as u32;
+            step.rep_penalty = draw.penalty;
+        }
+        // Greedy (temperature 0) takes the argmax list: the penalty runs there as well.
+        let id = self.decode_to_id(&step, draw.temperature != 0.0);
         (id != u32::MAX).then_some(id)
     }
 
@@ -574,12 +600,16 @@ impl GpuBackend {
 
 /// The sampling values of one GPU draw (see [`GpuBackend::decode_sample`]).
 #[derive(Clone, Copy, Debug)]
-pub struct GpuDraw {
+pub struct GpuDraw<'a> {
     pub top_k: u32,
+    /// 0: greedy (the argmax, after the penalty).
     pub temperature: f32,
     pub top_p: f32,
     pub min_p: f32,
     pub uniform: f32,
+    /// Repetition penalty (1: off) over `recent` (oldest first, at most the session's history).
+    pub penalty: f32,
+    pub recent: &'a [u32],
 }
 
 /// A snapshot of a GPU session's state, as read back by [`GpuBackend::read_state`].

@@ -8,12 +8,14 @@ use crate::session::SessionConfig;
 
 /// The sampling values of one GPU draw.
 #[derive(Clone, Copy, Debug)]
-pub struct GpuDraw {
+pub struct GpuDraw<'a> {
     pub top_k: u32,
     pub temperature: f32,
     pub top_p: f32,
     pub min_p: f32,
     pub uniform: f32,
+    pub penalty: f32,
+    pub recent: &'a [u32],
 }
 
 /// Uninhabited: no GPU, no snapshot.

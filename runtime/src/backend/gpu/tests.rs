@@ -293,27 +293,58 @@ fn sampled_steps_draw_the_cpu_ids() {
         repeat_last_n: 8,
         ..on_kernel
     };
+    let greedy = SamplerConfig {
+        temperature: 0.0,
+        ..SamplerConfig::default()
+    };
+    let greedy_penalised = SamplerConfig {
+        repetition_penalty: 3.0,
+        repeat_last_n: 6,
+        ..greedy
+    };
+    // Off the kernels: no top-k (the CPU samples the read-back logits).
+    let fallback = SamplerConfig {
+        top_k: 0,
+        ..penalised
+    };
+    let cases = [
+        ("kernel", &on_kernel),
+        ("penalty", &penalised),
+        ("greedy", &greedy),
+        ("greedy penalty", &greedy_penalised),
+        ("fallback", &fallback),
+    ];
+    let mut penalty_changed_ids = false;
     for dir in fixtures() {
         let case = dir.file_name().unwrap().to_string_lossy().into_owned();
         let m = model(&dir, OutType::F32);
-        for (name, cfg) in [("kernel", &on_kernel), ("penalty", &penalised)] {
+        let mut ids: Vec<Vec<u32>> = Vec::new();
+        for (name, cfg) in cases {
             let mut gpu = m.session(config(Backend::Gpu, 5)).unwrap();
             let mut cpu = m.session(config(Backend::Cpu, 5)).unwrap();
             gpu.set_seed(7);
             cpu.set_seed(7);
             let mut token = 1u32;
+            let mut seen = Vec::new();
             for t in 0..16 {
                 let want = cpu.step_sample(token, cfg).unwrap();
                 let got = gpu.step_sample(token, cfg).unwrap();
                 assert_eq!(got, want, "{case} {name} step {t}");
                 // Teacher forcing: both go on with the CPU's id.
                 token = want;
+                seen.push(want);
             }
             assert_eq!(
                 gpu.logits().is_none(),
-                name == "kernel",
+                name != "fallback",
                 "{case} {name}: logits read back only for the CPU fallback"
             );
+            ids.push(seen);
         }
+        penalty_changed_ids |= ids[2] != ids[3];
     }
+    assert!(
+        penalty_changed_ids,
+        "the greedy penalty changed no id on any fixture: the test proves nothing"
+    );
 }
