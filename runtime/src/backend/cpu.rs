@@ -18,6 +18,7 @@ use weft_kernels::cpu::matvec_q8::{self, Q8Act};
 use weft_kernels::cpu::{act, attn, conv, matvec, moe, norm, rope, ssm};
 use weft_kernels::pool::{ThreadPool, physical_cores, split_range};
 
+use super::cpu_gemm::Packed;
 use crate::model::Model;
 use crate::program::{Buf, Op, Program, Role, RopeLayout, Rows};
 use crate::state::State;
@@ -36,6 +37,8 @@ pub struct CpuBackend {
     expert_weights: Vec<f32>,
     /// Int8 activations for Q8_0/Q4_0 weights, one per thread (empty when off).
     q8: Vec<Q8Act>,
+    /// The same interleaved for the prefill matmul tiles, one per thread (empty when off).
+    packed: Vec<Packed>,
 }
 
 impl std::fmt::Debug for CpuBackend {
@@ -90,6 +93,7 @@ impl Shared {
 #[derive(Clone, Copy)]
 struct SharedQ8 {
     ptr: *mut Q8Act,
+    packed: *mut Packed,
     len: usize,
 }
 
@@ -105,6 +109,17 @@ impl SharedQ8 {
         assert!(idx < self.len, "q8 scratch index");
         // SAFETY: in bounds; exclusive per index by contract.
         unsafe { &mut *self.ptr.add(idx) }
+    }
+
+    /// Thread `idx`'s quantized activations and their interleaved copy.
+    ///
+    /// # Safety
+    /// As [`SharedQ8::get`].
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn get_packed(&self, idx: usize) -> (&mut Q8Act, &mut Packed) {
+        assert!(idx < self.len, "q8 scratch index");
+        // SAFETY: in bounds (`packed` has `len` elements too); exclusive per index by contract.
+        unsafe { (&mut *self.ptr.add(idx), &mut *self.packed.add(idx)) }
     }
 }
 
@@ -140,11 +155,14 @@ impl CpuBackend {
                 }
             }
         }
-        let q8 = if int8_activations {
+        let (q8, packed) = if int8_activations {
             let cols = cols.next_multiple_of(32);
-            (0..n).map(|_| Q8Act::new(cols, rows)).collect()
+            (
+                (0..n).map(|_| Q8Act::new(cols, rows)).collect(),
+                (0..n).map(|_| Packed::new(cols, rows)).collect(),
+            )
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         CpuBackend {
             pool,
@@ -154,6 +172,7 @@ impl CpuBackend {
             expert_ids: vec![0; k],
             expert_weights: vec![0.0; k],
             q8,
+            packed,
         }
     }
 
@@ -224,6 +243,7 @@ impl CpuBackend {
         let threads = pool.n_threads();
         let q8 = SharedQ8 {
             ptr: self.q8.as_mut_ptr(),
+            packed: self.packed.as_mut_ptr(),
             len: self.q8.len(),
         };
         match *op {
@@ -242,19 +262,20 @@ impl CpuBackend {
                             return;
                         }
                         // SAFETY: one q8 buffer per thread index.
-                        let mut qa = (!q8_off(q8, &w)).then(|| unsafe { q8.get(idx) });
+                        let q8s = (!q8_off(q8, &w)).then(|| unsafe { q8.get_packed(idx) });
                         if dense {
                             let xt = &xs[tr.start * w.cols..tr.end * w.cols];
                             // SAFETY: token ranges of different threads are disjoint.
                             let yt = unsafe { ys.get(tr.start * w.rows..tr.end * w.rows) };
-                            match qa {
-                                Some(qa) => {
+                            match q8s {
+                                Some((qa, pk)) => {
                                     qa.quantize(xt, w.cols);
-                                    super::cpu_gemm::matmul_q8(&w, qa, yt);
+                                    super::cpu_gemm::matmul_q8(&w, qa, pk, yt);
                                 }
                                 None => matvec::matmul(&w, xt, tr.len(), yt),
                             }
                         } else {
+                            let mut qa = q8s.map(|(qa, _)| qa);
                             for r in tr {
                                 let xr = x.row(r, n);
                                 let xr = &xs[xr.start - x0..xr.end - x0];
