@@ -39,6 +39,10 @@ pub struct CpuBackend {
     q8: Vec<Q8Act>,
     /// The same interleaved for the prefill matmul tiles, one per thread (empty when off).
     packed: Vec<Packed>,
+    /// Mamba-2 prefill scan scratch, `scan_per_thread` floats per thread: a head's y of every
+    /// row, then dt·B and exp(dt·a) per row.
+    scan_scratch: Vec<f32>,
+    scan_per_thread: usize,
 }
 
 impl std::fmt::Debug for CpuBackend {
@@ -142,6 +146,7 @@ impl CpuBackend {
         let n = pool.n_threads();
         let slots = state.kv.iter().map(|r| r.capacity()).max().unwrap_or(0);
         let (mut experts, mut k, mut cols, mut rows) = (0, 0, 0, 1);
+        let mut scan_per_thread = 0;
         for p in programs {
             rows = rows.max(p.rows);
             for op in &p.ops {
@@ -151,6 +156,16 @@ impl CpuBackend {
                         k = k.max(*kk);
                     }
                     Op::MatMul { x, .. } | Op::ExpertMatMul { x, .. } => cols = cols.max(x.width),
+                    Op::SsmScan2 {
+                        x,
+                        b,
+                        heads,
+                        groups,
+                        ..
+                    } if p.rows > 1 => {
+                        let (hp, ns) = (x.width / heads, b.width / groups);
+                        scan_per_thread = scan_per_thread.max(p.rows * (hp + ns + 1));
+                    }
                     _ => {}
                 }
             }
@@ -173,6 +188,8 @@ impl CpuBackend {
             expert_weights: vec![0.0; k],
             q8,
             packed,
+            scan_scratch: vec![0.0; scan_per_thread * n],
+            scan_per_thread,
         }
     }
 
@@ -468,45 +485,80 @@ impl CpuBackend {
                 let (p, ns) = (dims.p, dims.n);
                 let y0 = y.row(0, n).start;
                 let (ys, ss) = (Shared::new(out.span(&y)), Shared::new(state));
+                let all = [x, dt, b, c].iter().all(|v| v.rows == Rows::All);
+                if rows > 1 && all {
+                    // Prefill: each head scans all rows of the run with its state rows held in
+                    // registers (the same states and y as `rows` decode steps), into the
+                    // thread's scratch, then the head's y columns are copied out.
+                    let per = self.scan_per_thread;
+                    let scratch = Shared::new(&mut self.scan_scratch);
+                    let (xs, dts, bs, cs) =
+                        (ins.span(&x), ins.span(&dt), ins.span(&b), ins.span(&c));
+                    pool.run(&|idx, nt| {
+                        let hr = split_range(heads, 1, idx, nt);
+                        if hr.is_empty() {
+                            return;
+                        }
+                        // SAFETY: one scratch range per thread index.
+                        let sc = unsafe { scratch.get(idx * per..(idx + 1) * per) };
+                        let (yh, sc) = sc.split_at_mut(rows * p);
+                        for h in hr {
+                            let grp = h / (heads / groups);
+                            // SAFETY: head ranges of different threads are disjoint.
+                            let st = unsafe { ss.get(h * p * ns..(h + 1) * p * ns) };
+                            ssm::ssm_scan_mamba2_head(
+                                st,
+                                view(xs, h * p, &x),
+                                view(dts, h, &dt),
+                                a[h],
+                                view(bs, grp * ns, &b),
+                                view(cs, grp * ns, &c),
+                                d[h],
+                                p,
+                                rows,
+                                sc,
+                                yh,
+                            );
+                            for r in 0..rows {
+                                let yr = y.row(r, n).start - y0;
+                                // SAFETY: as above (the head's columns of every row).
+                                let yr = unsafe { ys.get(yr + h * p..yr + (h + 1) * p) };
+                                yr.copy_from_slice(&yh[r * p..(r + 1) * p]);
+                            }
+                        }
+                    });
+                    return;
+                }
                 pool.run(&|idx, nt| {
                     let hr = split_range(heads, 1, idx, nt);
                     if hr.is_empty() {
                         return;
                     }
-                    // Prefill goes head by head, every row of the run: one head's state (p × n
-                    // floats, 32 KiB for mamba2-130m) stays in L1 across the rows instead of all
-                    // the thread's heads streaming through L2 for each row. Heads are
-                    // independent, so the results are the same. Decode (one row) takes the
-                    // thread's heads in one call.
-                    let per_head = if rows > 1 { 1 } else { hr.len() };
-                    for h in hr.clone().step_by(per_head) {
-                        let h1 = (h + per_head).min(hr.end);
+                    for r in 0..rows {
                         // SAFETY: head ranges of different threads are disjoint.
-                        let st = unsafe { ss.get(h * p * ns..h1 * p * ns) };
-                        for r in 0..rows {
-                            let (xr, dtr, br, cr) = (
-                                &ins.row(&x, r)[h * p..h1 * p],
-                                &ins.row(&dt, r)[h..h1],
-                                ins.row(&b, r),
-                                ins.row(&c, r),
-                            );
-                            let yr = y.row(r, n).start - y0;
-                            // SAFETY: as above.
-                            let yr = unsafe { ys.get(yr + h * p..yr + h1 * p) };
-                            let (ar, dr) = (&a[h..h1], &d[h..h1]);
-                            ssm::ssm_step_mamba2_heads(
-                                st,
-                                xr,
-                                dtr,
-                                ar,
-                                br,
-                                cr,
-                                dr,
-                                dims,
-                                h..h1,
-                                yr,
-                            );
-                        }
+                        let st = unsafe { ss.get(hr.start * p * ns..hr.end * p * ns) };
+                        let (xr, dtr, br, cr) = (
+                            &ins.row(&x, r)[hr.start * p..hr.end * p],
+                            &ins.row(&dt, r)[hr.clone()],
+                            ins.row(&b, r),
+                            ins.row(&c, r),
+                        );
+                        let yr = y.row(r, n).start - y0;
+                        // SAFETY: as above.
+                        let yr = unsafe { ys.get(yr + hr.start * p..yr + hr.end * p) };
+                        let (ar, dr) = (&a[hr.clone()], &d[hr.clone()]);
+                        ssm::ssm_step_mamba2_heads(
+                            st,
+                            xr,
+                            dtr,
+                            ar,
+                            br,
+                            cr,
+                            dr,
+                            dims,
+                            hr.clone(),
+                            yr,
+                        );
                     }
                 });
             }
@@ -665,6 +717,14 @@ impl CpuBackend {
                 }
             }
         }
+    }
+}
+
+/// The rows of `b` (its arena span `v`) from column `off` on.
+fn view<'a>(v: &'a [f32], off: usize, b: &Buf) -> ssm::Strided<'a> {
+    ssm::Strided {
+        data: &v[off..],
+        stride: b.stride,
     }
 }
 
