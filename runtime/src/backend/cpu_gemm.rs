@@ -23,6 +23,8 @@ use weft_kernels::cpu::dispatch::{Path, selected_path};
 use weft_kernels::cpu::matvec::WeightView;
 use weft_kernels::cpu::matvec_q8::{self, Q8Act};
 
+/// Weight rows per tile.
+const R: usize = 8;
 /// Tokens per tile (the 16 int32 lanes of a 512-bit vector).
 const LANES: usize = 16;
 /// Elements per quantized block.
@@ -37,6 +39,8 @@ pub struct Packed {
     xs: Vec<i8>,
     sums: Vec<i32>,
     d: Vec<f32>,
+    /// Per row tile (Q8_0): −128·Σ of each row's block quants, `[R][nb]`.
+    wsum: Vec<i32>,
     nb: usize,
     groups: usize,
     tokens: usize,
@@ -50,14 +54,17 @@ impl Packed {
             xs: vec![0; blocks * LANES * QK],
             sums: vec![0; blocks * LANES],
             d: vec![0.0; blocks * LANES],
+            wsum: vec![0; R * max_cols.div_ceil(QK)],
             nb: 0,
             groups: 0,
             tokens: 0,
         }
     }
 
-    /// Interleaves the tokens of `qa` (never allocates; panics if they do not fit).
-    pub fn pack(&mut self, qa: &Q8Act) {
+    /// Interleaves the tokens of `qa` (never allocates; panics if they do not fit); with
+    /// `flip` the quants are stored XOR 0x80 (`x + 128` as u8).
+    pub fn pack(&mut self, qa: &Q8Act, flip: bool) {
+        let fl = if flip { 0x80u8 } else { 0 };
         let (t, nb) = (qa.tokens(), qa.cols() / QK);
         let groups = t.div_ceil(LANES);
         assert!(
@@ -81,9 +88,11 @@ impl Packed {
                             Some(q) => {
                                 let src = &q[b * QK + 4 * j..b * QK + 4 * j + 4];
                                 sum += src.iter().map(|&v| v as i32).sum::<i32>();
-                                dst[o..o + 4].copy_from_slice(src);
+                                for (o, &v) in dst[o..o + 4].iter_mut().zip(src) {
+                                    *o = (v as u8 ^ fl) as i8;
+                                }
                             }
-                            None => dst[o..o + 4].fill(0),
+                            None => dst[o..o + 4].fill(fl as i8),
                         }
                     }
                     self.sums[gb * LANES + l] = sum;
@@ -117,7 +126,7 @@ pub fn matmul_q8(w: &WeightView, qa: &Q8Act, pk: &mut Packed, y: &mut [f32]) {
             w.rows * w.row_bytes(),
             "matmul_q8: weight bytes"
         );
-        pk.pack(qa);
+        pk.pack(qa, w.ty == GgmlType::Q8_0);
         // SAFETY: the selected path is AVX-512, which `Path::is_supported` checked (F, BW, VL,
         // VNNI, AVX2, FMA, F16C); shapes are checked above and `pk` holds `qa`.
         unsafe { x86::tiles(w, pk, y) };
@@ -131,19 +140,16 @@ pub fn matmul_q8(w: &WeightView, qa: &Q8Act, pk: &mut Packed, y: &mut [f32]) {
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{LANES, Packed, QK};
+    use super::{LANES, Packed, QK, R};
     use weft_kernels::GgmlType;
     use weft_kernels::cpu::matvec::WeightView;
-
-    /// Weight rows per tile.
-    const R: usize = 4;
 
     /// # Safety
     /// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C present; `w` is Q8_0 or Q4_0 with
     /// `data.len() == rows · row_bytes`; `pk` packed from activations of `w.cols` columns;
     /// `y.len() == pk.tokens · rows`.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    pub(super) unsafe fn tiles(w: &WeightView, pk: &Packed, y: &mut [f32]) {
+    pub(super) unsafe fn tiles(w: &WeightView, pk: &mut Packed, y: &mut [f32]) {
         let (m, t) = (w.rows, pk.tokens);
         assert_eq!(pk.nb * QK, w.cols);
         assert_eq!(y.len(), t * m);
@@ -152,6 +158,10 @@ mod x86 {
         // while every group passes over them.
         for r0 in (0..m).step_by(R) {
             let nr = (m - r0).min(R);
+            if w.ty == GgmlType::Q8_0 {
+                wsums(w, r0, pk.nb, &mut pk.wsum);
+            }
+            let pk = &*pk;
             for g in 0..pk.groups {
                 // SAFETY: as this function's contract; `g < groups`.
                 unsafe {
@@ -168,6 +178,42 @@ mod x86 {
                 }
             }
         }
+    }
+
+    /// `wsum[k·nb + b]` = −128·Σ quants of block b of row `r0 + k` (Q8_0; rows past the end
+    /// repeat the last row).
+    fn wsums(w: &WeightView, r0: usize, nb: usize, wsum: &mut [i32]) {
+        let rb = w.row_bytes();
+        for k in 0..R {
+            let r = (r0 + k).min(w.rows - 1);
+            let row = &w.data[r * rb..(r + 1) * rb];
+            for (b, blk) in row.chunks_exact(34).enumerate().take(nb) {
+                let s: i32 = blk[2..].iter().map(|&v| v as i8 as i32).sum();
+                wsum[k * nb + b] = -128 * s;
+            }
+        }
+    }
+
+    /// `acc + Σ_4 x·w` per 32-bit lane with the weight's 4 bytes at `p` broadcast from memory
+    /// (u8 `x`, s8 `w`): one `vpdpbusd` with a `{1to16}` operand.
+    ///
+    /// # Safety
+    /// 4 readable bytes at `p`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+    #[inline]
+    unsafe fn dpbusd_bcast(acc: __m512i, x: __m512i, p: *const u8) -> __m512i {
+        let mut acc = acc;
+        // SAFETY: reads 4 bytes at `p` (the caller's contract); AVX-512 VNNI is enabled.
+        unsafe {
+            std::arch::asm!(
+                "vpdpbusd {acc}, {x}, dword ptr [{p}]{{1to16}}",
+                acc = inout(zmm_reg) acc,
+                x = in(zmm_reg) x,
+                p = in(reg) p,
+                options(pure, readonly, nostack, preserves_flags)
+            );
+        }
+        acc
     }
 
     /// The 4 bytes at `p` in every 32-bit lane, as one broadcasting load. (Written as `asm!`:
@@ -193,8 +239,10 @@ mod x86 {
     }
 
     /// `out[k][l]` = row `r0 + k` · token `16g + l` (rows past the end repeat the last row).
-    /// Q8_0 (`Q4 == false`): the weight bytes XOR 0x80 are `w + 128` as u8, so `vpdpbusd` sums
-    /// (w + 128)·x onto −128·Σx: exactly Σ w·x. Q4_0: the nibbles are `w + 8` as u8, onto −8·Σx.
+    /// Q8_0 (`Q4 == false`): the activations are packed as `x + 128` (u8) and the weight's s8
+    /// bytes are the broadcast memory operand of `vpdpbusd`, which sums (x + 128)·w onto
+    /// −128·Σw (`wsums`, once per row tile): exactly Σ w·x. Q4_0: the nibbles are `w + 8` as
+    /// u8 (register operand) against s8 `x`, onto −8·Σx.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
     #[inline]
     unsafe fn tile<const Q4: bool>(
@@ -216,11 +264,8 @@ mod x86 {
         let xs = unsafe { pk.xs.as_ptr().add(gb * LANES * QK) };
         let sums = unsafe { pk.sums.as_ptr().add(gb * LANES) };
         let ds = unsafe { pk.d.as_ptr().add(gb * LANES) };
-        let (zero, flip, m4) = (
-            _mm512_setzero_si512(),
-            _mm512_set1_epi8(-128),
-            _mm512_set1_epi8(0x0f),
-        );
+        let wsum = &pk.wsum;
+        let (zero, m4) = (_mm512_setzero_si512(), _mm512_set1_epi8(0x0f));
         let mut acc = [_mm512_setzero_ps(); R];
         for b in 0..nb {
             // SAFETY: see above.
@@ -228,32 +273,36 @@ mod x86 {
                 let x: [__m512i; 8] = std::array::from_fn(|j| {
                     _mm512_loadu_si512(xs.add((b * 8 + j) * LANES * 4).cast())
                 });
-                let s = _mm512_loadu_si512(sums.add(b * LANES).cast());
-                let init = if Q4 {
-                    _mm512_sub_epi32(zero, _mm512_slli_epi32::<3>(s))
-                } else {
-                    _mm512_sub_epi32(zero, _mm512_slli_epi32::<7>(s))
-                };
                 let dx = _mm512_loadu_ps(ds.add(b * LANES));
-                let mut isum = [init; R];
                 let q = rows.map(|p| p.add(b * bb + 2));
+                // Two chains per row so that enough independent vpdpbusd are in flight to cover
+                // its latency (the int32 sums are exact in any order).
+                let mut isum;
+                let mut isum2 = [zero; R];
                 if Q4 {
+                    let s = _mm512_loadu_si512(sums.add(b * LANES).cast());
+                    isum = [_mm512_sub_epi32(zero, _mm512_slli_epi32::<3>(s)); R];
                     for j in 0..4 {
                         for k in 0..R {
                             let v = bcast4(q[k].add(4 * j));
                             let lo = _mm512_and_si512(v, m4);
                             let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(v), m4);
                             isum[k] = _mm512_dpbusd_epi32(isum[k], lo, x[j]);
-                            isum[k] = _mm512_dpbusd_epi32(isum[k], hi, x[j + 4]);
+                            isum2[k] = _mm512_dpbusd_epi32(isum2[k], hi, x[j + 4]);
                         }
                     }
                 } else {
-                    for (j, &xj) in x.iter().enumerate() {
+                    isum =
+                        std::array::from_fn(|k| _mm512_set1_epi32(*wsum.get_unchecked(k * nb + b)));
+                    for j in (0..8).step_by(2) {
                         for k in 0..R {
-                            let v = _mm512_xor_si512(bcast4(q[k].add(4 * j)), flip);
-                            isum[k] = _mm512_dpbusd_epi32(isum[k], v, xj);
+                            isum[k] = dpbusd_bcast(isum[k], x[j], q[k].add(4 * j));
+                            isum2[k] = dpbusd_bcast(isum2[k], x[j + 1], q[k].add(4 * j + 4));
                         }
                     }
+                }
+                for k in 0..R {
+                    isum[k] = _mm512_add_epi32(isum[k], isum2[k]);
                 }
                 for k in 0..R {
                     let bits = rows[k].add(b * bb).cast::<i16>().read_unaligned();
