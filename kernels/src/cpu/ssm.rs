@@ -499,3 +499,57 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod bench {
+    use super::*;
+    use crate::testutil::Rng;
+
+    /// `cargo test --release -p weft-kernels --lib scan_speed -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn scan_speed() {
+        let (p, n, t) = (64, 128, 128);
+        let mut r = Rng::new(7);
+        let x = r.normal_vec(t * p);
+        let dt: Vec<f32> = (0..t).map(|_| r.range(0.001, 0.5)).collect();
+        let (b, c) = (r.normal_vec(t * n), r.normal_vec(t * n));
+        let mut state = vec![0.0; p * n];
+        let (mut scratch, mut y) = (vec![0.0; t * (n + 1)], vec![0.0; t * p]);
+        let mut best = f64::MAX;
+        for _ in 0..50 {
+            let s = std::time::Instant::now();
+            ssm_scan_mamba2_head(
+                &mut state,
+                Strided {
+                    data: &x,
+                    stride: p,
+                },
+                Strided {
+                    data: &dt,
+                    stride: 1,
+                },
+                -1.0,
+                Strided {
+                    data: &b,
+                    stride: n,
+                },
+                Strided {
+                    data: &c,
+                    stride: n,
+                },
+                0.5,
+                p,
+                t,
+                &mut scratch,
+                &mut y,
+            );
+            best = best.min(s.elapsed().as_secs_f64());
+        }
+        eprintln!(
+            "scan p={p} n={n} t={t}: {:.1} us, {:.2} ns per token-row",
+            best * 1e6,
+            best * 1e9 / (t * p) as f64
+        );
+    }
+}

@@ -39,7 +39,7 @@ pub struct Packed {
     xs: Vec<i8>,
     sums: Vec<i32>,
     d: Vec<f32>,
-    /// Per row tile (Q8_0): −128·Σ of each row's block quants, `[R][nb]`.
+    /// Per row tile (Q8_0): −128·Σ of each row's block quants, `[nb][R]`.
     wsum: Vec<i32>,
     nb: usize,
     groups: usize,
@@ -180,16 +180,38 @@ mod x86 {
         }
     }
 
-    /// `wsum[k·nb + b]` = −128·Σ quants of block b of row `r0 + k` (Q8_0; rows past the end
-    /// repeat the last row).
+    /// `wsum[b·8 + k]` = −128·Σ quants of block b of row `r0 + k` (Q8_0; rows past the end
+    /// repeat the last row). The 8 rows of a block are summed together: a `vpdpbusd` with
+    /// ones per row, then `hadd` trees that end with the 8 sums in one vector (no per-block
+    /// horizontal reduction, whose latency chain cost as much as the tile itself).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
     fn wsums(w: &WeightView, r0: usize, nb: usize, wsum: &mut [i32]) {
+        const { assert!(R == 8) };
         let rb = w.row_bytes();
-        for k in 0..R {
-            let r = (r0 + k).min(w.rows - 1);
-            let row = &w.data[r * rb..(r + 1) * rb];
-            for (b, blk) in row.chunks_exact(34).enumerate().take(nb) {
-                let s: i32 = blk[2..].iter().map(|&v| v as i8 as i32).sum();
-                wsum[k * nb + b] = -128 * s;
+        assert_eq!(rb, nb * 34);
+        assert!(wsum.len() >= nb * R);
+        let base = w.data.as_ptr();
+        // SAFETY: every row index is < rows, so each row's `rb` bytes are in bounds.
+        let rows: [*const u8; R] =
+            std::array::from_fn(|k| unsafe { base.add((r0 + k).min(w.rows - 1) * rb) });
+        let (zero, ones) = (_mm256_setzero_si256(), _mm256_set1_epi8(1));
+        for b in 0..nb {
+            // SAFETY: block b < nb of each row (34 bytes, quants from byte 2) is in bounds, and
+            // 8 i32 at b·8 of `wsum` (checked above).
+            unsafe {
+                let v: [__m256i; R] = std::array::from_fn(|k| {
+                    let q = _mm256_loadu_si256(rows[k].add(b * 34 + 2).cast());
+                    _mm256_dpbusd_epi32(zero, ones, q)
+                });
+                let h = [0, 2, 4, 6].map(|k| _mm256_hadd_epi32(v[k], v[k + 1]));
+                let lo = _mm256_hadd_epi32(h[0], h[1]); // rows 0-3: low half | high half
+                let hi = _mm256_hadd_epi32(h[2], h[3]); // rows 4-7
+                let s = _mm256_add_epi32(
+                    _mm256_permute2x128_si256::<0x20>(lo, hi),
+                    _mm256_permute2x128_si256::<0x31>(lo, hi),
+                );
+                let s = _mm256_sub_epi32(zero, _mm256_slli_epi32::<7>(s));
+                _mm256_storeu_si256(wsum.as_mut_ptr().add(b * R).cast(), s);
             }
         }
     }
@@ -293,7 +315,7 @@ mod x86 {
                     }
                 } else {
                     isum =
-                        std::array::from_fn(|k| _mm512_set1_epi32(*wsum.get_unchecked(k * nb + b)));
+                        std::array::from_fn(|k| _mm512_set1_epi32(*wsum.get_unchecked(b * R + k)));
                     for j in (0..8).step_by(2) {
                         for k in 0..R {
                             isum[k] = dpbusd_bcast(isum[k], x[j], q[k].add(4 * j));

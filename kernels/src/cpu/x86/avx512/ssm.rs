@@ -1,4 +1,4 @@
-//! Mamba-2 prefill scan with 512-bit vectors: one state row (N = 16·NV floats) stays in
+//! Mamba-2 prefill scan with 512-bit vectors: one or two state rows (N = 16·NV floats) stay in
 //! registers while the tokens of a block pass over it. The state update is the scalar
 //! reference's operations in its order (mul, mul, add: bit-identical states); the C contraction
 //! keeps the AVX2 step's four 8-lane accumulators (as two 16-lane ones) and its reduction order,
@@ -94,41 +94,86 @@ unsafe fn scan<const NV: usize>(
     t: usize,
     y: &mut [f32],
 ) {
-    let n = NV * 16;
     let mut t0 = 0;
     while t0 < t {
         let t1 = (t0 + TB).min(t);
-        for pi in 0..p {
-            // SAFETY (pointer arithmetic below): row pi of the state (n floats), tokens < t of
-            // dtb/da/x/c/y, all checked by the callers.
-            unsafe {
-                let sp = state.as_mut_ptr().add(pi * n);
-                let mut s: [__m512; NV] = std::array::from_fn(|i| _mm512_loadu_ps(sp.add(16 * i)));
-                for i in t0..t1 {
-                    let xv = *x.data.get_unchecked(i * x.stride + pi);
-                    let (vx, vda) = (_mm512_set1_ps(xv), _mm512_set1_ps(*da.get_unchecked(i)));
-                    let bp = dtb.as_ptr().add(i * n);
-                    let cp = c.data.as_ptr().add(i * c.stride);
-                    let (mut a01, mut a23) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-                    for (k, sk) in s.iter_mut().enumerate() {
-                        *sk = _mm512_add_ps(
-                            _mm512_mul_ps(*sk, vda),
-                            _mm512_mul_ps(_mm512_loadu_ps(bp.add(16 * k)), vx),
-                        );
-                        let cv = _mm512_loadu_ps(cp.add(16 * k));
-                        if k % 2 == 0 {
-                            a01 = _mm512_fmadd_ps(*sk, cv, a01);
-                        } else {
-                            a23 = _mm512_fmadd_ps(*sk, cv, a23);
-                        }
-                    }
-                    *y.get_unchecked_mut(i * p + pi) = reduce(a01, a23) + d * xv;
-                }
-                for (k, sk) in s.iter().enumerate() {
-                    _mm512_storeu_ps(sp.add(16 * k), *sk);
-                }
+        let mut pi = 0;
+        // Two state rows per pass where they fit in registers: the dt·B and C loads serve both
+        // and the two rows' recurrences overlap.
+        if NV <= 8 {
+            while pi + 2 <= p {
+                // SAFETY: rows pi, pi + 1 < p; as this function's contract.
+                unsafe { rows::<NV, 2>(state, x, dtb, da, c, d, p, pi, t0..t1, y) };
+                pi += 2;
             }
         }
+        while pi < p {
+            // SAFETY: row pi < p; as this function's contract.
+            unsafe { rows::<NV, 1>(state, x, dtb, da, c, d, p, pi, t0..t1, y) };
+            pi += 1;
+        }
         t0 = t1;
+    }
+}
+
+/// State rows `pi..pi + RW` over tokens `ts`, the rows held in registers.
+///
+/// # Safety
+/// As [`scan`], with `pi + RW <= p` and `ts.end <= t`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+#[allow(clippy::needless_range_loop)] // `k` also addresses the dt·B and C vectors
+unsafe fn rows<const NV: usize, const RW: usize>(
+    state: &mut [f32],
+    x: Strided,
+    dtb: &[f32],
+    da: &[f32],
+    c: Strided,
+    d: f32,
+    p: usize,
+    pi: usize,
+    ts: std::ops::Range<usize>,
+    y: &mut [f32],
+) {
+    let n = NV * 16;
+    // SAFETY (pointer arithmetic below): rows pi..pi + RW of the state (n floats each), tokens
+    // in `ts` of dtb/da/x/c/y, all checked by the callers.
+    unsafe {
+        let sp = state.as_mut_ptr().add(pi * n);
+        let mut s: [[__m512; NV]; RW] = std::array::from_fn(|r| {
+            std::array::from_fn(|k| _mm512_loadu_ps(sp.add(r * n + 16 * k)))
+        });
+        for i in ts {
+            let xr = x.data.as_ptr().add(i * x.stride + pi);
+            let xv: [f32; RW] = std::array::from_fn(|r| *xr.add(r));
+            let vx = xv.map(|v| _mm512_set1_ps(v));
+            let vda = _mm512_set1_ps(*da.get_unchecked(i));
+            let bp = dtb.as_ptr().add(i * n);
+            let cp = c.data.as_ptr().add(i * c.stride);
+            let mut a01 = [_mm512_setzero_ps(); RW];
+            let mut a23 = [_mm512_setzero_ps(); RW];
+            for k in 0..NV {
+                let bv = _mm512_loadu_ps(bp.add(16 * k));
+                let cv = _mm512_loadu_ps(cp.add(16 * k));
+                for r in 0..RW {
+                    let sk = _mm512_add_ps(_mm512_mul_ps(s[r][k], vda), _mm512_mul_ps(bv, vx[r]));
+                    s[r][k] = sk;
+                    if k % 2 == 0 {
+                        a01[r] = _mm512_fmadd_ps(sk, cv, a01[r]);
+                    } else {
+                        a23[r] = _mm512_fmadd_ps(sk, cv, a23[r]);
+                    }
+                }
+            }
+            for r in 0..RW {
+                *y.get_unchecked_mut(i * p + pi + r) = reduce(a01[r], a23[r]) + d * xv[r];
+            }
+        }
+        for (r, sr) in s.iter().enumerate() {
+            for (k, sk) in sr.iter().enumerate() {
+                _mm512_storeu_ps(sp.add(r * n + 16 * k), *sk);
+            }
+        }
     }
 }
