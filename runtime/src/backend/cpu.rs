@@ -7,9 +7,9 @@
 //! allocates or spawns.
 //!
 //! Threads split work so that every output element is computed exactly as on one thread:
-//! matvec by output rows, prefill matmul by tokens, scans by heads (Mamba-2) or channels
-//! (Mamba-1), attention by query heads, conv by channels. Results do not depend on the thread
-//! count. Element-wise ops run on the calling thread.
+//! matvec by output rows, prefill matmul by tokens (int8 expert matmuls by output features),
+//! scans by heads (Mamba-2) or channels (Mamba-1), attention by query heads, conv by channels.
+//! Results do not depend on the thread count. Element-wise ops run on the calling thread.
 
 use std::ops::Range;
 
@@ -43,6 +43,9 @@ pub struct CpuBackend {
     /// row, then dt·B and exp(dt·a) per row.
     scan_scratch: Vec<f32>,
     scan_per_thread: usize,
+    /// Prefill expert matmuls: the rows routed to one expert, `rows` per thread.
+    expert_rows: Vec<u32>,
+    rows: usize,
 }
 
 impl std::fmt::Debug for CpuBackend {
@@ -64,19 +67,26 @@ pub struct Run<'a> {
 }
 
 /// A mutable slice that pool threads carve disjoint pieces out of.
-#[derive(Clone, Copy)]
-struct Shared {
-    ptr: *mut f32,
+struct Shared<T = f32> {
+    ptr: *mut T,
     len: usize,
 }
 
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Shared<T> {}
+
 // SAFETY: only used inside a pool dispatch, where each thread takes ranges no other thread
 // takes, while the slice it was made from stays mutably borrowed by the dispatching code.
-unsafe impl Sync for Shared {}
-unsafe impl Send for Shared {}
+unsafe impl<T> Sync for Shared<T> {}
+unsafe impl<T> Send for Shared<T> {}
 
-impl Shared {
-    fn new(s: &mut [f32]) -> Self {
+impl<T> Shared<T> {
+    fn new(s: &mut [T]) -> Self {
         Shared {
             ptr: s.as_mut_ptr(),
             len: s.len(),
@@ -86,7 +96,7 @@ impl Shared {
     /// # Safety
     /// No two live results may overlap, and the source slice must outlive them.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn get(&self, r: Range<usize>) -> &mut [f32] {
+    unsafe fn get(&self, r: Range<usize>) -> &mut [T] {
         assert!(r.start <= r.end && r.end <= self.len, "shared range");
         // SAFETY: in bounds (checked); disjointness is the caller's contract.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(r.start), r.len()) }
@@ -146,7 +156,7 @@ impl CpuBackend {
         let n = pool.n_threads();
         let slots = state.kv.iter().map(|r| r.capacity()).max().unwrap_or(0);
         let (mut experts, mut k, mut cols, mut rows) = (0, 0, 0, 1);
-        let mut scan_per_thread = 0;
+        let (mut scan_per_thread, mut moe_prefill) = (0, false);
         for p in programs {
             rows = rows.max(p.rows);
             for op in &p.ops {
@@ -155,7 +165,11 @@ impl CpuBackend {
                         experts = experts.max(logits.width);
                         k = k.max(*kk);
                     }
-                    Op::MatMul { x, .. } | Op::ExpertMatMul { x, .. } => cols = cols.max(x.width),
+                    Op::MatMul { x, .. } => cols = cols.max(x.width),
+                    Op::ExpertMatMul { x, .. } => {
+                        cols = cols.max(x.width);
+                        moe_prefill |= p.rows > 1;
+                    }
                     Op::SsmScan2 {
                         x,
                         b,
@@ -190,6 +204,15 @@ impl CpuBackend {
             packed,
             scan_scratch: vec![0.0; scan_per_thread * n],
             scan_per_thread,
+            expert_rows: vec![
+                0;
+                if moe_prefill && int8_activations {
+                    rows * n
+                } else {
+                    0
+                }
+            ],
+            rows,
         }
     }
 
@@ -326,6 +349,53 @@ impl CpuBackend {
                 if rows == 1 {
                     let wm = m.matrix(w, expert_of(0));
                     matvec_par(pool, q8, &wm, ins.row(&x, 0), out.row(&y, 0));
+                } else if !q8_off(q8, &m.matrix(w, 0))
+                    && super::cpu_gemm::tiled(&m.matrix(w, 0))
+                    && !self.expert_rows.is_empty()
+                {
+                    // Prefill with int8 tiles: expert by expert, the rows routed to it go
+                    // through the matmul tiles together; threads split each expert's output
+                    // features (every thread quantizes the same rows: identical bytes).
+                    let (x0, y0) = (x.row(0, n).start, y.row(0, n).start);
+                    let (xs, ys) = (ins.span(&x), Shared::new(out.span(&y)));
+                    let (lists, per) = (Shared::new(&mut self.expert_rows), self.rows);
+                    pool.run(&|idx, nt| {
+                        // SAFETY: one q8 buffer and one row list per thread index.
+                        let (qa, pk) = unsafe { q8.get_packed(idx) };
+                        let list = unsafe { lists.get(idx * per..(idx + 1) * per) };
+                        for e in 0..m.experts(w) {
+                            let wm = m.matrix(w, e);
+                            let fr = split_range(wm.rows, 8, idx, nt);
+                            if fr.is_empty() {
+                                continue;
+                            }
+                            let mut k = 0;
+                            for r in 0..rows {
+                                if expert_of(r) == e {
+                                    list[k] = r as u32;
+                                    k += 1;
+                                }
+                            }
+                            if k == 0 {
+                                continue;
+                            }
+                            qa.quantize_rows(wm.cols, k, |i| {
+                                let xr = x.row(list[i] as usize, n);
+                                &xs[xr.start - x0..xr.end - x0]
+                            });
+                            let rb = wm.row_bytes();
+                            let part = WeightView {
+                                data: &wm.data[fr.start * rb..fr.end * rb],
+                                rows: fr.len(),
+                                ..wm
+                            };
+                            super::cpu_gemm::matmul_q8_to(&part, qa, pk, |i, r0, v| {
+                                let yr = y.row(list[i] as usize, n).start - y0 + fr.start + r0;
+                                // SAFETY: threads write disjoint feature ranges of each row.
+                                unsafe { ys.get(yr..yr + v.len()) }.copy_from_slice(v);
+                            });
+                        }
+                    });
                 } else {
                     let (x0, y0) = (x.row(0, n).start, y.row(0, n).start);
                     let (xs, ys) = (ins.span(&x), Shared::new(out.span(&y)));

@@ -126,14 +126,40 @@ pub fn matmul_q8(w: &WeightView, qa: &Q8Act, pk: &mut Packed, y: &mut [f32]) {
             w.rows * w.row_bytes(),
             "matmul_q8: weight bytes"
         );
-        pk.pack(qa, w.ty == GgmlType::Q8_0);
-        // SAFETY: the selected path is AVX-512, which `Path::is_supported` checked (F, BW, VL,
-        // VNNI, AVX2, FMA, F16C); shapes are checked above and `pk` holds `qa`.
-        unsafe { x86::tiles(w, pk, y) };
+        let m = w.rows;
+        matmul_q8_to(w, qa, pk, |ti, r0, v| {
+            y[ti * m + r0..ti * m + r0 + v.len()].copy_from_slice(v)
+        });
         return;
     }
     let _ = pk;
     matvec_q8::matmul_q8(w, qa, y);
+}
+
+/// The tiles of [`matmul_q8`] (only where [`tiled`] holds) with the results handed to `sink`:
+/// `sink(ti, r0, v)` gets W·x_ti for the rows `r0..r0 + v.len()` (each (token, row) once).
+pub fn matmul_q8_to(
+    w: &WeightView,
+    qa: &Q8Act,
+    pk: &mut Packed,
+    sink: impl FnMut(usize, usize, &[f32]),
+) {
+    assert!(tiled(w), "matmul_q8_to: no tiles for {} here", w.ty);
+    assert_eq!(qa.cols(), w.cols, "matmul_q8: activation width");
+    assert_eq!(
+        w.data.len(),
+        w.rows * w.row_bytes(),
+        "matmul_q8: weight bytes"
+    );
+    #[cfg(target_arch = "x86_64")]
+    {
+        pk.pack(qa, w.ty == GgmlType::Q8_0);
+        // SAFETY: `tiled`: the selected path is AVX-512, which `Path::is_supported` checked (F,
+        // BW, VL, VNNI, AVX2, FMA, F16C); shapes are checked above and `pk` holds `qa`.
+        unsafe { x86::tiles(w, pk, sink) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (pk, sink);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -147,12 +173,16 @@ mod x86 {
     /// # Safety
     /// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C present; `w` is Q8_0 or Q4_0 with
     /// `data.len() == rows · row_bytes`; `pk` packed from activations of `w.cols` columns;
-    /// `y.len() == pk.tokens · rows`.
+    /// results go to `sink(token, first row, values of consecutive rows)`.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    pub(super) unsafe fn tiles(w: &WeightView, pk: &mut Packed, y: &mut [f32]) {
+    #[allow(clippy::needless_range_loop)] // `l` indexes the inner arrays
+    pub(super) unsafe fn tiles(
+        w: &WeightView,
+        pk: &mut Packed,
+        mut sink: impl FnMut(usize, usize, &[f32]),
+    ) {
         let (m, t) = (w.rows, pk.tokens);
         assert_eq!(pk.nb * QK, w.cols);
-        assert_eq!(y.len(), t * m);
         let mut out = [[0.0f32; LANES]; R];
         // Row tiles outside, token groups inside: a tile's rows (R × row bytes) stay in L1
         // while every group passes over them.
@@ -171,10 +201,9 @@ mod x86 {
                     }
                 }
                 let nt = (t - g * LANES).min(LANES);
-                for (k, o) in out.iter().enumerate().take(nr) {
-                    for (l, &v) in o.iter().enumerate().take(nt) {
-                        y[(g * LANES + l) * m + r0 + k] = v;
-                    }
+                for l in 0..nt {
+                    let v: [f32; R] = std::array::from_fn(|k| out[k][l]);
+                    sink(g * LANES + l, r0, &v[..nr]);
                 }
             }
         }
