@@ -653,9 +653,30 @@ impl CpuBackend {
                     RopeLayout::Neox => rope::RopeMode::Neox,
                     RopeLayout::Adjacent => rope::RopeMode::Normal,
                 };
-                for r in 0..rows {
-                    let p = pos(&x, r) as u32;
-                    rope::rope_inplace(out.row(&x, r), heads, head_dim, head_dim, p, theta, mode);
+                // The frequencies once per op (a `pow` each), not once per row.
+                let mut freqs = [0.0f32; 256];
+                if rows > 1 && head_dim.is_multiple_of(2) && head_dim / 2 <= freqs.len() {
+                    let f = &mut freqs[..head_dim / 2];
+                    for (i, v) in f.iter_mut().enumerate() {
+                        *v = rope::rope_inv_freq(i, head_dim, theta);
+                    }
+                    for r in 0..rows {
+                        let p = pos(&x, r) as u32;
+                        rope::rope_with_freqs(out.row(&x, r), heads, head_dim, f, p, mode);
+                    }
+                } else {
+                    for r in 0..rows {
+                        let p = pos(&x, r) as u32;
+                        rope::rope_inplace(
+                            out.row(&x, r),
+                            heads,
+                            head_dim,
+                            head_dim,
+                            p,
+                            theta,
+                            mode,
+                        );
+                    }
                 }
             }
             Op::Attend {
