@@ -41,6 +41,8 @@ pub struct Packed {
     d: Vec<f32>,
     /// Per row tile (Q8_0): −128·Σ of each row's block quants, `[nb][R]`.
     wsum: Vec<i32>,
+    /// Per row tile: each row's block scales as f32, `[nb][R]`.
+    wscale: Vec<f32>,
     nb: usize,
     groups: usize,
     tokens: usize,
@@ -55,6 +57,7 @@ impl Packed {
             sums: vec![0; blocks * LANES],
             d: vec![0.0; blocks * LANES],
             wsum: vec![0; R * max_cols.div_ceil(QK)],
+            wscale: vec![0.0; R * max_cols.div_ceil(QK)],
             nb: 0,
             groups: 0,
             tokens: 0,
@@ -191,6 +194,7 @@ mod x86 {
             if w.ty == GgmlType::Q8_0 {
                 wsums(w, r0, pk.nb, &mut pk.wsum);
             }
+            wscales(w, r0, pk.nb, &mut pk.wscale);
             let pk = &*pk;
             for g in 0..pk.groups {
                 // SAFETY: as this function's contract; `g < groups`.
@@ -206,6 +210,29 @@ mod x86 {
                     sink(g * LANES + l, r0, &v[..nr]);
                 }
             }
+        }
+    }
+
+    /// `wscale[b·R + k]` = the fp16 scale of block b of row `r0 + k` as f32 (exact), converted
+    /// once per row tile instead of once per token group.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+    fn wscales(w: &WeightView, r0: usize, nb: usize, wscale: &mut [f32]) {
+        const { assert!(R == 8) };
+        let (rb, bb) = (w.row_bytes(), if w.ty == GgmlType::Q8_0 { 34 } else { 18 });
+        assert_eq!(rb, nb * bb);
+        assert!(wscale.len() >= nb * R);
+        let rows: [&[u8]; R] = std::array::from_fn(|k| {
+            let r = (r0 + k).min(w.rows - 1);
+            &w.data[r * rb..(r + 1) * rb]
+        });
+        for b in 0..nb {
+            let h: [i16; R] =
+                std::array::from_fn(|k| i16::from_le_bytes([rows[k][b * bb], rows[k][b * bb + 1]]));
+            let v = _mm256_cvtph_ps(_mm_setr_epi16(
+                h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7],
+            ));
+            // SAFETY: 8 floats at b·8 of `wscale` (checked above).
+            unsafe { _mm256_storeu_ps(wscale.as_mut_ptr().add(b * R), v) };
         }
     }
 
@@ -315,7 +342,7 @@ mod x86 {
         let xs = unsafe { pk.xs.as_ptr().add(gb * LANES * QK) };
         let sums = unsafe { pk.sums.as_ptr().add(gb * LANES) };
         let ds = unsafe { pk.d.as_ptr().add(gb * LANES) };
-        let wsum = &pk.wsum;
+        let (wsum, wscale) = (&pk.wsum, &pk.wscale);
         let (zero, m4) = (_mm512_setzero_si512(), _mm512_set1_epi8(0x0f));
         let mut acc = [_mm512_setzero_ps(); R];
         for b in 0..nb {
@@ -356,8 +383,7 @@ mod x86 {
                     isum[k] = _mm512_add_epi32(isum[k], isum2[k]);
                 }
                 for k in 0..R {
-                    let bits = rows[k].add(b * bb).cast::<i16>().read_unaligned();
-                    let dw = _mm512_cvtph_ps(_mm256_set1_epi16(bits));
+                    let dw = _mm512_set1_ps(*wscale.get_unchecked(b * R + k));
                     // The reference's order: (d_w·d_x)·sum, then the add.
                     let p = _mm512_mul_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(isum[k]));
                     acc[k] = _mm512_add_ps(acc[k], p);
