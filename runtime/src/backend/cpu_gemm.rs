@@ -40,8 +40,10 @@ pub struct Packed {
     sums: Vec<i32>,
     d: Vec<f32>,
     /// Per row tile (Q8_0): −128·Σ of each row's block quants, `[nb][R]`.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the x86 tiles
     wsum: Vec<i32>,
     /// Per row tile: each row's block scales as f32, `[nb][R]`.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the x86 tiles
     wscale: Vec<f32>,
     nb: usize,
     groups: usize,
