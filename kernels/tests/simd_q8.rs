@@ -83,6 +83,18 @@ fn quantizer_bytes_are_identical_on_every_path() {
         }
         assert_eq!((got.cols(), got.tokens()), (cols, 3));
     }
+    // Row by row (gathered rows, here in reverse): the same bytes per row.
+    let mut rows = Q8Act::new(cols, 3);
+    rows.quantize_rows(cols, 3, |i| &x[(2 - i) * cols..(3 - i) * cols]);
+    assert_eq!((rows.cols(), rows.tokens()), (cols, 3));
+    for t in 0..3 {
+        assert_eq!(rows.quants(t), want.quants(2 - t), "rows token {t}");
+        assert_eq!(
+            bits(rows.scales(t)),
+            bits(want.scales(2 - t)),
+            "rows token {t}"
+        );
+    }
 }
 
 #[test]

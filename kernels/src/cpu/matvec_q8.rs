@@ -100,6 +100,32 @@ impl Q8Act {
         self.tokens = x.len() / cols;
     }
 
+    /// Quantize `t` rows of `cols` elements, row `i` being `row(i)`: the same bytes as
+    /// [`Q8Act::quantize`] of their concatenation (blocks never span rows), without copying
+    /// them together first.
+    pub fn quantize_rows<'a>(&mut self, cols: usize, t: usize, row: impl Fn(usize) -> &'a [f32]) {
+        let path = selected_path();
+        assert!(
+            cols > 0 && cols.is_multiple_of(QK8_0),
+            "Q8Act: cols {cols} not a multiple of 32"
+        );
+        assert!(t * cols <= self.qs.len(), "Q8Act: capacity exceeded");
+        let nb = cols / QK8_0;
+        for i in 0..t {
+            let x = row(i);
+            assert_eq!(x.len(), cols, "Q8Act: row {i} length");
+            let (qs, d) = (
+                &mut self.qs[i * cols..(i + 1) * cols],
+                &mut self.d[i * nb..(i + 1) * nb],
+            );
+            if !super::arch::quantize_q8(path, x, qs, d) {
+                quantize_blocks_scalar(x, qs, d);
+            }
+        }
+        self.cols = cols;
+        self.tokens = t;
+    }
+
     /// The int8 quants of row `t` (for tests and debugging).
     pub fn quants(&self, t: usize) -> &[i8] {
         &self.qs[t * self.cols..(t + 1) * self.cols]

@@ -90,6 +90,25 @@ pub fn rope_inplace(
     }
 }
 
+/// [`rope_inplace`] with the inverse frequencies given (`inv_freq[i]` =
+/// [`rope_inv_freq`]`(i, rot_dim, theta)`, `rot_dim = 2 · inv_freq.len()`): the same result bit
+/// for bit, without recomputing the `pow` per pair (prefill rotates many rows with one set).
+pub fn rope_with_freqs(
+    x: &mut [f32],
+    n_heads: usize,
+    hd: usize,
+    inv_freq: &[f32],
+    pos: u32,
+    mode: RopeMode,
+) {
+    let rot_dim = 2 * inv_freq.len();
+    assert!(rot_dim > 0, "rope: no frequencies");
+    check(x, n_heads, hd, rot_dim);
+    for (i, &f) in inv_freq.iter().enumerate() {
+        rotate_pair(x, n_heads, hd, rot_dim, mode, i, pos as f32 * f);
+    }
+}
+
 fn check(x: &[f32], n_heads: usize, hd: usize, rot_dim: usize) {
     assert_eq!(x.len(), n_heads * hd, "rope: x length");
     assert!(rot_dim <= hd, "rope: rot_dim {rot_dim} > head dim {hd}");
@@ -122,6 +141,28 @@ fn rotate_pair(
 mod tests {
     use super::*;
     use crate::testutil::{Rng, assert_close};
+
+    #[test]
+    fn with_freqs_equals_inplace_bit_for_bit() {
+        let mut r = Rng::new(77);
+        for (heads, hd, rot, mode) in [
+            (3, 64, 64, RopeMode::Neox),
+            (2, 48, 32, RopeMode::Normal),
+            (4, 128, 128, RopeMode::Normal),
+        ] {
+            let f: Vec<f32> = (0..rot / 2)
+                .map(|i| rope_inv_freq(i, rot, 10000.0))
+                .collect();
+            for pos in [0u32, 1, 17, 4095] {
+                let x = r.normal_vec(heads * hd);
+                let (mut a, mut b) = (x.clone(), x);
+                rope_inplace(&mut a, heads, hd, rot, pos, 10000.0, mode);
+                rope_with_freqs(&mut b, heads, hd, &f, pos, mode);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&a), bits(&b), "{heads}x{hd} rot {rot} pos {pos}");
+            }
+        }
+    }
 
     /// Bits of HF's `inv_freq` (torch 2.15, f32) for theta 10000.
     #[test]

@@ -209,6 +209,108 @@ pub fn ssm_step_mamba2_heads_on(
     }
 }
 
+/// Rows of a multi-token input: row `t` starts at `data[t · stride]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Strided<'a> {
+    pub data: &'a [f32],
+    pub stride: usize,
+}
+
+impl<'a> Strided<'a> {
+    /// The first `width` elements of row `t`.
+    pub fn row(&self, t: usize, width: usize) -> &'a [f32] {
+        &self.data[t * self.stride..t * self.stride + width]
+    }
+
+    fn check(&self, rows: usize, width: usize, what: &str) {
+        assert!(
+            rows == 0 || (rows - 1) * self.stride + width <= self.data.len(),
+            "ssm_scan_mamba2: {what} rows out of bounds"
+        );
+    }
+}
+
+/// Mamba-2 prefill: one head over `t` tokens, exactly `t` [`ssm_step_mamba2_heads`] steps of
+/// that head (same state bits; on the AVX-512 path with `N % 16 == 0` also the same `y` bits as
+/// the AVX2 step). Row `i` of `x` holds the head's `P` inputs, of `dt` its dt (element 0), of
+/// `b`/`c` its group's `N` values; `a`, `d` are the head's. `state` is the head's `[P, N]`, `y`
+/// gets `[t, P]` row-major. `scratch` needs `t · (N + 1)` floats (dt·B and exp(dt·a) per token).
+///
+/// The SIMD path keeps one state row in registers across all tokens (the per-token step reads
+/// and writes the whole state once per token).
+#[allow(clippy::too_many_arguments)]
+pub fn ssm_scan_mamba2_head(
+    state: &mut [f32],
+    x: Strided,
+    dt: Strided,
+    a: f32,
+    b: Strided,
+    c: Strided,
+    d: f32,
+    p: usize,
+    t: usize,
+    scratch: &mut [f32],
+    y: &mut [f32],
+) {
+    ssm_scan_mamba2_head_on(selected_path(), state, x, dt, a, b, c, d, p, t, scratch, y);
+}
+
+/// [`ssm_scan_mamba2_head`] on a given path (`Path::Scalar`: the scalar step per token, the
+/// reference).
+#[allow(clippy::too_many_arguments)]
+pub fn ssm_scan_mamba2_head_on(
+    path: Path,
+    state: &mut [f32],
+    x: Strided,
+    dt: Strided,
+    a: f32,
+    b: Strided,
+    c: Strided,
+    d: f32,
+    p: usize,
+    t: usize,
+    scratch: &mut [f32],
+    y: &mut [f32],
+) {
+    assert!(path.is_supported(), "path {path} not supported by this CPU");
+    assert!(
+        p > 0 && state.len().is_multiple_of(p),
+        "ssm_scan_mamba2: state length"
+    );
+    let n = state.len() / p;
+    assert!(n > 0, "ssm_scan_mamba2: empty state");
+    x.check(t, p, "x");
+    dt.check(t, 1, "dt");
+    b.check(t, n, "b");
+    c.check(t, n, "c");
+    assert_eq!(y.len(), t * p, "ssm_scan_mamba2: y length");
+    assert!(
+        scratch.len() >= t * (n + 1),
+        "ssm_scan_mamba2: scratch length"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if super::x86::ssm_scan_mamba2(path, state, x, dt, a, b, c, d, p, t, scratch, y) {
+        return;
+    }
+    let _ = scratch;
+    let dims = Mamba2Dims { nh: 1, p, n, g: 1 };
+    for i in 0..t {
+        ssm_step_mamba2_heads_on(
+            path,
+            state,
+            x.row(i, p),
+            dt.row(i, 1),
+            &[a],
+            b.row(i, n),
+            c.row(i, n),
+            &[d],
+            dims,
+            0..1,
+            &mut y[i * p..(i + 1) * p],
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,6 +496,60 @@ mod tests {
             &[0.0; 3],
             dm,
             &mut [0.0; 3],
+        );
+    }
+}
+
+#[cfg(test)]
+mod bench {
+    use super::*;
+    use crate::testutil::Rng;
+
+    /// `cargo test --release -p weft-kernels --lib scan_speed -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn scan_speed() {
+        let (p, n, t) = (64, 128, 128);
+        let mut r = Rng::new(7);
+        let x = r.normal_vec(t * p);
+        let dt: Vec<f32> = (0..t).map(|_| r.range(0.001, 0.5)).collect();
+        let (b, c) = (r.normal_vec(t * n), r.normal_vec(t * n));
+        let mut state = vec![0.0; p * n];
+        let (mut scratch, mut y) = (vec![0.0; t * (n + 1)], vec![0.0; t * p]);
+        let mut best = f64::MAX;
+        for _ in 0..50 {
+            let s = std::time::Instant::now();
+            ssm_scan_mamba2_head(
+                &mut state,
+                Strided {
+                    data: &x,
+                    stride: p,
+                },
+                Strided {
+                    data: &dt,
+                    stride: 1,
+                },
+                -1.0,
+                Strided {
+                    data: &b,
+                    stride: n,
+                },
+                Strided {
+                    data: &c,
+                    stride: n,
+                },
+                0.5,
+                p,
+                t,
+                &mut scratch,
+                &mut y,
+            );
+            best = best.min(s.elapsed().as_secs_f64());
+        }
+        eprintln!(
+            "scan p={p} n={n} t={t}: {:.1} us, {:.2} ns per token-row",
+            best * 1e6,
+            best * 1e9 / (t * p) as f64
         );
     }
 }

@@ -7,9 +7,9 @@
 //! allocates or spawns.
 //!
 //! Threads split work so that every output element is computed exactly as on one thread:
-//! matvec by output rows, prefill matmul by tokens, scans by heads (Mamba-2) or channels
-//! (Mamba-1), attention by query heads, conv by channels. Results do not depend on the thread
-//! count. Element-wise ops run on the calling thread.
+//! matvec by output rows, prefill matmul by tokens (int8 expert matmuls by output features),
+//! scans by heads (Mamba-2) or channels (Mamba-1), attention by query heads, conv by channels.
+//! Results do not depend on the thread count. Element-wise ops run on the calling thread.
 
 use std::ops::Range;
 
@@ -18,6 +18,7 @@ use weft_kernels::cpu::matvec_q8::{self, Q8Act};
 use weft_kernels::cpu::{act, attn, conv, matvec, moe, norm, rope, ssm};
 use weft_kernels::pool::{ThreadPool, physical_cores, split_range};
 
+use super::cpu_gemm::Packed;
 use crate::model::Model;
 use crate::program::{Buf, Op, Program, Role, RopeLayout, Rows};
 use crate::state::State;
@@ -36,6 +37,15 @@ pub struct CpuBackend {
     expert_weights: Vec<f32>,
     /// Int8 activations for Q8_0/Q4_0 weights, one per thread (empty when off).
     q8: Vec<Q8Act>,
+    /// The same interleaved for the prefill matmul tiles, one per thread (empty when off).
+    packed: Vec<Packed>,
+    /// Mamba-2 prefill scan scratch, `scan_per_thread` floats per thread: a head's y of every
+    /// row, then dt·B and exp(dt·a) per row.
+    scan_scratch: Vec<f32>,
+    scan_per_thread: usize,
+    /// Prefill expert matmuls: the rows routed to one expert, `rows` per thread.
+    expert_rows: Vec<u32>,
+    rows: usize,
 }
 
 impl std::fmt::Debug for CpuBackend {
@@ -57,19 +67,26 @@ pub struct Run<'a> {
 }
 
 /// A mutable slice that pool threads carve disjoint pieces out of.
-#[derive(Clone, Copy)]
-struct Shared {
-    ptr: *mut f32,
+struct Shared<T = f32> {
+    ptr: *mut T,
     len: usize,
 }
 
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Shared<T> {}
+
 // SAFETY: only used inside a pool dispatch, where each thread takes ranges no other thread
 // takes, while the slice it was made from stays mutably borrowed by the dispatching code.
-unsafe impl Sync for Shared {}
-unsafe impl Send for Shared {}
+unsafe impl<T> Sync for Shared<T> {}
+unsafe impl<T> Send for Shared<T> {}
 
-impl Shared {
-    fn new(s: &mut [f32]) -> Self {
+impl<T> Shared<T> {
+    fn new(s: &mut [T]) -> Self {
         Shared {
             ptr: s.as_mut_ptr(),
             len: s.len(),
@@ -79,7 +96,7 @@ impl Shared {
     /// # Safety
     /// No two live results may overlap, and the source slice must outlive them.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn get(&self, r: Range<usize>) -> &mut [f32] {
+    unsafe fn get(&self, r: Range<usize>) -> &mut [T] {
         assert!(r.start <= r.end && r.end <= self.len, "shared range");
         // SAFETY: in bounds (checked); disjointness is the caller's contract.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(r.start), r.len()) }
@@ -90,6 +107,7 @@ impl Shared {
 #[derive(Clone, Copy)]
 struct SharedQ8 {
     ptr: *mut Q8Act,
+    packed: *mut Packed,
     len: usize,
 }
 
@@ -105,6 +123,17 @@ impl SharedQ8 {
         assert!(idx < self.len, "q8 scratch index");
         // SAFETY: in bounds; exclusive per index by contract.
         unsafe { &mut *self.ptr.add(idx) }
+    }
+
+    /// Thread `idx`'s quantized activations and their interleaved copy.
+    ///
+    /// # Safety
+    /// As [`SharedQ8::get`].
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn get_packed(&self, idx: usize) -> (&mut Q8Act, &mut Packed) {
+        assert!(idx < self.len, "q8 scratch index");
+        // SAFETY: in bounds (`packed` has `len` elements too); exclusive per index by contract.
+        unsafe { (&mut *self.ptr.add(idx), &mut *self.packed.add(idx)) }
     }
 }
 
@@ -127,6 +156,7 @@ impl CpuBackend {
         let n = pool.n_threads();
         let slots = state.kv.iter().map(|r| r.capacity()).max().unwrap_or(0);
         let (mut experts, mut k, mut cols, mut rows) = (0, 0, 0, 1);
+        let (mut scan_per_thread, mut moe_prefill) = (0, false);
         for p in programs {
             rows = rows.max(p.rows);
             for op in &p.ops {
@@ -135,16 +165,33 @@ impl CpuBackend {
                         experts = experts.max(logits.width);
                         k = k.max(*kk);
                     }
-                    Op::MatMul { x, .. } | Op::ExpertMatMul { x, .. } => cols = cols.max(x.width),
+                    Op::MatMul { x, .. } => cols = cols.max(x.width),
+                    Op::ExpertMatMul { x, .. } => {
+                        cols = cols.max(x.width);
+                        moe_prefill |= p.rows > 1;
+                    }
+                    Op::SsmScan2 {
+                        x,
+                        b,
+                        heads,
+                        groups,
+                        ..
+                    } if p.rows > 1 => {
+                        let (hp, ns) = (x.width / heads, b.width / groups);
+                        scan_per_thread = scan_per_thread.max(p.rows * (hp + ns + 1));
+                    }
                     _ => {}
                 }
             }
         }
-        let q8 = if int8_activations {
+        let (q8, packed) = if int8_activations {
             let cols = cols.next_multiple_of(32);
-            (0..n).map(|_| Q8Act::new(cols, rows)).collect()
+            (
+                (0..n).map(|_| Q8Act::new(cols, rows)).collect(),
+                (0..n).map(|_| Packed::new(cols, rows)).collect(),
+            )
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         CpuBackend {
             pool,
@@ -154,6 +201,18 @@ impl CpuBackend {
             expert_ids: vec![0; k],
             expert_weights: vec![0.0; k],
             q8,
+            packed,
+            scan_scratch: vec![0.0; scan_per_thread * n],
+            scan_per_thread,
+            expert_rows: vec![
+                0;
+                if moe_prefill && int8_activations {
+                    rows * n
+                } else {
+                    0
+                }
+            ],
+            rows,
         }
     }
 
@@ -224,6 +283,7 @@ impl CpuBackend {
         let threads = pool.n_threads();
         let q8 = SharedQ8 {
             ptr: self.q8.as_mut_ptr(),
+            packed: self.packed.as_mut_ptr(),
             len: self.q8.len(),
         };
         match *op {
@@ -242,19 +302,20 @@ impl CpuBackend {
                             return;
                         }
                         // SAFETY: one q8 buffer per thread index.
-                        let mut qa = (!q8_off(q8, &w)).then(|| unsafe { q8.get(idx) });
+                        let q8s = (!q8_off(q8, &w)).then(|| unsafe { q8.get_packed(idx) });
                         if dense {
                             let xt = &xs[tr.start * w.cols..tr.end * w.cols];
                             // SAFETY: token ranges of different threads are disjoint.
                             let yt = unsafe { ys.get(tr.start * w.rows..tr.end * w.rows) };
-                            match qa {
-                                Some(qa) => {
+                            match q8s {
+                                Some((qa, pk)) => {
                                     qa.quantize(xt, w.cols);
-                                    super::cpu_gemm::matmul_q8(&w, qa, yt);
+                                    super::cpu_gemm::matmul_q8(&w, qa, pk, yt);
                                 }
                                 None => matvec::matmul(&w, xt, tr.len(), yt),
                             }
                         } else {
+                            let mut qa = q8s.map(|(qa, _)| qa);
                             for r in tr {
                                 let xr = x.row(r, n);
                                 let xr = &xs[xr.start - x0..xr.end - x0];
@@ -288,6 +349,53 @@ impl CpuBackend {
                 if rows == 1 {
                     let wm = m.matrix(w, expert_of(0));
                     matvec_par(pool, q8, &wm, ins.row(&x, 0), out.row(&y, 0));
+                } else if !q8_off(q8, &m.matrix(w, 0))
+                    && super::cpu_gemm::tiled(&m.matrix(w, 0))
+                    && !self.expert_rows.is_empty()
+                {
+                    // Prefill with int8 tiles: expert by expert, the rows routed to it go
+                    // through the matmul tiles together; threads split each expert's output
+                    // features (every thread quantizes the same rows: identical bytes).
+                    let (x0, y0) = (x.row(0, n).start, y.row(0, n).start);
+                    let (xs, ys) = (ins.span(&x), Shared::new(out.span(&y)));
+                    let (lists, per) = (Shared::new(&mut self.expert_rows), self.rows);
+                    pool.run(&|idx, nt| {
+                        // SAFETY: one q8 buffer and one row list per thread index.
+                        let (qa, pk) = unsafe { q8.get_packed(idx) };
+                        let list = unsafe { lists.get(idx * per..(idx + 1) * per) };
+                        for e in 0..m.experts(w) {
+                            let wm = m.matrix(w, e);
+                            let fr = split_range(wm.rows, 8, idx, nt);
+                            if fr.is_empty() {
+                                continue;
+                            }
+                            let mut k = 0;
+                            for r in 0..rows {
+                                if expert_of(r) == e {
+                                    list[k] = r as u32;
+                                    k += 1;
+                                }
+                            }
+                            if k == 0 {
+                                continue;
+                            }
+                            qa.quantize_rows(wm.cols, k, |i| {
+                                let xr = x.row(list[i] as usize, n);
+                                &xs[xr.start - x0..xr.end - x0]
+                            });
+                            let rb = wm.row_bytes();
+                            let part = WeightView {
+                                data: &wm.data[fr.start * rb..fr.end * rb],
+                                rows: fr.len(),
+                                ..wm
+                            };
+                            super::cpu_gemm::matmul_q8_to(&part, qa, pk, |i, r0, v| {
+                                let yr = y.row(list[i] as usize, n).start - y0 + fr.start + r0;
+                                // SAFETY: threads write disjoint feature ranges of each row.
+                                unsafe { ys.get(yr..yr + v.len()) }.copy_from_slice(v);
+                            });
+                        }
+                    });
                 } else {
                     let (x0, y0) = (x.row(0, n).start, y.row(0, n).start);
                     let (xs, ys) = (ins.span(&x), Shared::new(out.span(&y)));
@@ -447,45 +555,80 @@ impl CpuBackend {
                 let (p, ns) = (dims.p, dims.n);
                 let y0 = y.row(0, n).start;
                 let (ys, ss) = (Shared::new(out.span(&y)), Shared::new(state));
+                let all = [x, dt, b, c].iter().all(|v| v.rows == Rows::All);
+                if rows > 1 && all {
+                    // Prefill: each head scans all rows of the run with its state rows held in
+                    // registers (the same states and y as `rows` decode steps), into the
+                    // thread's scratch, then the head's y columns are copied out.
+                    let per = self.scan_per_thread;
+                    let scratch = Shared::new(&mut self.scan_scratch);
+                    let (xs, dts, bs, cs) =
+                        (ins.span(&x), ins.span(&dt), ins.span(&b), ins.span(&c));
+                    pool.run(&|idx, nt| {
+                        let hr = split_range(heads, 1, idx, nt);
+                        if hr.is_empty() {
+                            return;
+                        }
+                        // SAFETY: one scratch range per thread index.
+                        let sc = unsafe { scratch.get(idx * per..(idx + 1) * per) };
+                        let (yh, sc) = sc.split_at_mut(rows * p);
+                        for h in hr {
+                            let grp = h / (heads / groups);
+                            // SAFETY: head ranges of different threads are disjoint.
+                            let st = unsafe { ss.get(h * p * ns..(h + 1) * p * ns) };
+                            ssm::ssm_scan_mamba2_head(
+                                st,
+                                view(xs, h * p, &x),
+                                view(dts, h, &dt),
+                                a[h],
+                                view(bs, grp * ns, &b),
+                                view(cs, grp * ns, &c),
+                                d[h],
+                                p,
+                                rows,
+                                sc,
+                                yh,
+                            );
+                            for r in 0..rows {
+                                let yr = y.row(r, n).start - y0;
+                                // SAFETY: as above (the head's columns of every row).
+                                let yr = unsafe { ys.get(yr + h * p..yr + (h + 1) * p) };
+                                yr.copy_from_slice(&yh[r * p..(r + 1) * p]);
+                            }
+                        }
+                    });
+                    return;
+                }
                 pool.run(&|idx, nt| {
                     let hr = split_range(heads, 1, idx, nt);
                     if hr.is_empty() {
                         return;
                     }
-                    // Prefill goes head by head, every row of the run: one head's state (p × n
-                    // floats, 32 KiB for mamba2-130m) stays in L1 across the rows instead of all
-                    // the thread's heads streaming through L2 for each row. Heads are
-                    // independent, so the results are the same. Decode (one row) takes the
-                    // thread's heads in one call.
-                    let per_head = if rows > 1 { 1 } else { hr.len() };
-                    for h in hr.clone().step_by(per_head) {
-                        let h1 = (h + per_head).min(hr.end);
+                    for r in 0..rows {
                         // SAFETY: head ranges of different threads are disjoint.
-                        let st = unsafe { ss.get(h * p * ns..h1 * p * ns) };
-                        for r in 0..rows {
-                            let (xr, dtr, br, cr) = (
-                                &ins.row(&x, r)[h * p..h1 * p],
-                                &ins.row(&dt, r)[h..h1],
-                                ins.row(&b, r),
-                                ins.row(&c, r),
-                            );
-                            let yr = y.row(r, n).start - y0;
-                            // SAFETY: as above.
-                            let yr = unsafe { ys.get(yr + h * p..yr + h1 * p) };
-                            let (ar, dr) = (&a[h..h1], &d[h..h1]);
-                            ssm::ssm_step_mamba2_heads(
-                                st,
-                                xr,
-                                dtr,
-                                ar,
-                                br,
-                                cr,
-                                dr,
-                                dims,
-                                h..h1,
-                                yr,
-                            );
-                        }
+                        let st = unsafe { ss.get(hr.start * p * ns..hr.end * p * ns) };
+                        let (xr, dtr, br, cr) = (
+                            &ins.row(&x, r)[hr.start * p..hr.end * p],
+                            &ins.row(&dt, r)[hr.clone()],
+                            ins.row(&b, r),
+                            ins.row(&c, r),
+                        );
+                        let yr = y.row(r, n).start - y0;
+                        // SAFETY: as above.
+                        let yr = unsafe { ys.get(yr + hr.start * p..yr + hr.end * p) };
+                        let (ar, dr) = (&a[hr.clone()], &d[hr.clone()]);
+                        ssm::ssm_step_mamba2_heads(
+                            st,
+                            xr,
+                            dtr,
+                            ar,
+                            br,
+                            cr,
+                            dr,
+                            dims,
+                            hr.clone(),
+                            yr,
+                        );
                     }
                 });
             }
@@ -510,9 +653,30 @@ impl CpuBackend {
                     RopeLayout::Neox => rope::RopeMode::Neox,
                     RopeLayout::Adjacent => rope::RopeMode::Normal,
                 };
-                for r in 0..rows {
-                    let p = pos(&x, r) as u32;
-                    rope::rope_inplace(out.row(&x, r), heads, head_dim, head_dim, p, theta, mode);
+                // The frequencies once per op (a `pow` each), not once per row.
+                let mut freqs = [0.0f32; 256];
+                if rows > 1 && head_dim.is_multiple_of(2) && head_dim / 2 <= freqs.len() {
+                    let f = &mut freqs[..head_dim / 2];
+                    for (i, v) in f.iter_mut().enumerate() {
+                        *v = rope::rope_inv_freq(i, head_dim, theta);
+                    }
+                    for r in 0..rows {
+                        let p = pos(&x, r) as u32;
+                        rope::rope_with_freqs(out.row(&x, r), heads, head_dim, f, p, mode);
+                    }
+                } else {
+                    for r in 0..rows {
+                        let p = pos(&x, r) as u32;
+                        rope::rope_inplace(
+                            out.row(&x, r),
+                            heads,
+                            head_dim,
+                            head_dim,
+                            p,
+                            theta,
+                            mode,
+                        );
+                    }
                 }
             }
             Op::Attend {
@@ -644,6 +808,14 @@ impl CpuBackend {
                 }
             }
         }
+    }
+}
+
+/// The rows of `b` (its arena span `v`) from column `off` on.
+fn view<'a>(v: &'a [f32], off: usize, b: &Buf) -> ssm::Strided<'a> {
+    ssm::Strided {
+        data: &v[off..],
+        stride: b.stride,
     }
 }
 

@@ -1,13 +1,20 @@
-//! Prefill int8 matmul with register tiles: 4 weight rows × 8 tokens (x86-64 AVX-512 VNNI; two
-//! tokens per 512-bit vector, one 8-lane half each).
+//! Prefill int8 matmul (x86-64 AVX-512 VNNI): register tiles of R weight rows × 16 tokens with
+//! the tokens in the vector lanes.
 //!
-//! The kernels' `matmul_q8` runs their 4-row matvec kernel once per token, so every weight block
-//! is decoded again for every token. Here a weight block is loaded (and its scale converted)
-//! once per 8 tokens and an activation block once per 4 rows. Each (row, token) result goes
-//! through exactly the arithmetic of the kernels' AVX-512 int8 matvec: exact int32 block sums
-//! in 8 lanes, `acc = fma(f32(sum), d_w·d_x, acc)` per block, the same horizontal sum. So
-//! prefill still equals decode bit for bit (`tests::tiles_equal_the_kernels_matmul`). Other
-//! CPUs, paths and weight types use the kernels' `matmul_q8`.
+//! The kernels' `matmul_q8` runs their 4-row matvec kernel once per token: every `vpdpbusd`
+//! yields 8 partial block sums that each need a convert, a scale and an add in f32. Here the
+//! activations of 16 tokens are first interleaved ([`Packed`]: per block, eight vectors that hold
+//! the same 4 quants of all 16 tokens), so the eight `vpdpbusd` of one block and one weight row
+//! accumulate the *whole* int32 block sum of 16 tokens, one per lane, and the f32 work (convert,
+//! `d_w·d_x`, add) is done once per block sum instead of once per 4 products. The weight's 4
+//! bytes are broadcast from the memory-mapped weights as they are (zero copy).
+//!
+//! Each (row, token) result is the scalar reference's arithmetic exactly: exact int32 block sum,
+//! `acc += (d_w·d_x)·f32(sum)` in block order, so prefill equals
+//! [`matvec_q8::matmul_q8_rows_scalar`] bit for bit (`tests::tiles_equal_the_scalar_reference`)
+//! and does not depend on how tokens are split or tiled. (The decode matvec sums in 8 lanes, so
+//! prefill and decode differ by f32 rounding only.) Other CPUs, paths and weight types use the
+//! kernels' `matmul_q8`.
 
 #[cfg(target_arch = "x86_64")]
 use weft_kernels::GgmlType;
@@ -16,10 +23,107 @@ use weft_kernels::cpu::dispatch::{Path, selected_path};
 use weft_kernels::cpu::matvec::WeightView;
 use weft_kernels::cpu::matvec_q8::{self, Q8Act};
 
-/// `y` = `[qa.tokens(), w.rows]`, row `ti` = W·x_ti (as [`matvec_q8::matmul_q8`]).
-pub fn matmul_q8(w: &WeightView, qa: &Q8Act, y: &mut [f32]) {
+/// Weight rows per tile.
+const R: usize = 8;
+/// Tokens per tile (the 16 int32 lanes of a 512-bit vector).
+const LANES: usize = 16;
+/// Elements per quantized block.
+const QK: usize = 32;
+
+/// Quantized activations in the tiles' layout, for groups of 16 tokens. Per group and block:
+/// `xs`: 8 × 64 bytes, vector `j` holding quants `4j..4j+4` of token 0, then token 1, …;
+/// `sums`: Σ of the block's 32 quants per token (i32); `d`: the block scale per token.
+/// Lanes past the last token hold zeros. Allocated once (session init), reused.
+#[derive(Debug)]
+pub struct Packed {
+    xs: Vec<i8>,
+    sums: Vec<i32>,
+    d: Vec<f32>,
+    /// Per row tile (Q8_0): −128·Σ of each row's block quants, `[nb][R]`.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the x86 tiles
+    wsum: Vec<i32>,
+    /// Per row tile: each row's block scales as f32, `[nb][R]`.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the x86 tiles
+    wscale: Vec<f32>,
+    nb: usize,
+    groups: usize,
+    tokens: usize,
+}
+
+impl Packed {
+    /// Room for `max_tokens` tokens of up to `max_cols` elements. This is the only allocation.
+    pub fn new(max_cols: usize, max_tokens: usize) -> Self {
+        let blocks = max_tokens.div_ceil(LANES) * max_cols.div_ceil(QK);
+        Packed {
+            xs: vec![0; blocks * LANES * QK],
+            sums: vec![0; blocks * LANES],
+            d: vec![0.0; blocks * LANES],
+            wsum: vec![0; R * max_cols.div_ceil(QK)],
+            wscale: vec![0.0; R * max_cols.div_ceil(QK)],
+            nb: 0,
+            groups: 0,
+            tokens: 0,
+        }
+    }
+
+    /// Interleaves the tokens of `qa` (never allocates; panics if they do not fit); with
+    /// `flip` the quants are stored XOR 0x80 (`x + 128` as u8).
+    pub fn pack(&mut self, qa: &Q8Act, flip: bool) {
+        let fl = if flip { 0x80u8 } else { 0 };
+        let (t, nb) = (qa.tokens(), qa.cols() / QK);
+        let groups = t.div_ceil(LANES);
+        assert!(
+            groups * nb * LANES <= self.d.len(),
+            "Packed: capacity exceeded"
+        );
+        for g in 0..groups {
+            for l in 0..LANES {
+                let ti = g * LANES + l;
+                let (q, d) = if ti < t {
+                    (Some(qa.quants(ti)), qa.scales(ti))
+                } else {
+                    (None, &[][..])
+                };
+                for b in 0..nb {
+                    let gb = g * nb + b;
+                    let (mut sum, dst) = (0i32, &mut self.xs[gb * LANES * QK..][..LANES * QK]);
+                    for j in 0..QK / 4 {
+                        let o = j * LANES * 4 + l * 4;
+                        match q {
+                            Some(q) => {
+                                let src = &q[b * QK + 4 * j..b * QK + 4 * j + 4];
+                                sum += src.iter().map(|&v| v as i32).sum::<i32>();
+                                for (o, &v) in dst[o..o + 4].iter_mut().zip(src) {
+                                    *o = (v as u8 ^ fl) as i8;
+                                }
+                            }
+                            None => dst[o..o + 4].fill(fl as i8),
+                        }
+                    }
+                    self.sums[gb * LANES + l] = sum;
+                    self.d[gb * LANES + l] = if q.is_some() { d[b] } else { 0.0 };
+                }
+            }
+        }
+        (self.nb, self.groups, self.tokens) = (nb, groups, t);
+    }
+}
+
+/// Whether [`matmul_q8`] takes the tiles (and so needs a filled [`Packed`]) for `w`.
+pub fn tiled(w: &WeightView) -> bool {
     #[cfg(target_arch = "x86_64")]
     if selected_path() == Path::Avx512 && matches!(w.ty, GgmlType::Q8_0 | GgmlType::Q4_0) {
+        return true;
+    }
+    let _ = w;
+    false
+}
+
+/// `y` = `[qa.tokens(), w.rows]`, row `ti` = W·x_ti (as [`matvec_q8::matmul_q8_rows_scalar`]).
+/// `pk` is scratch for the interleaved activations.
+pub fn matmul_q8(w: &WeightView, qa: &Q8Act, pk: &mut Packed, y: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if tiled(w) {
         assert_eq!(qa.cols(), w.cols, "matmul_q8: activation width");
         assert_eq!(y.len(), qa.tokens() * w.rows, "matmul_q8: y length");
         assert_eq!(
@@ -27,233 +131,271 @@ pub fn matmul_q8(w: &WeightView, qa: &Q8Act, y: &mut [f32]) {
             w.rows * w.row_bytes(),
             "matmul_q8: weight bytes"
         );
-        // SAFETY: the selected path is AVX-512, which `Path::is_supported` checked (F, BW, VL,
-        // VNNI, AVX2, FMA, F16C); shapes are checked above.
-        unsafe { x86::tiles(w, qa, y) };
+        let m = w.rows;
+        matmul_q8_to(w, qa, pk, |ti, r0, v| {
+            y[ti * m + r0..ti * m + r0 + v.len()].copy_from_slice(v)
+        });
         return;
     }
+    let _ = pk;
     matvec_q8::matmul_q8(w, qa, y);
+}
+
+/// The tiles of [`matmul_q8`] (only where [`tiled`] holds) with the results handed to `sink`:
+/// `sink(ti, r0, v)` gets W·x_ti for the rows `r0..r0 + v.len()` (each (token, row) once).
+pub fn matmul_q8_to(
+    w: &WeightView,
+    qa: &Q8Act,
+    pk: &mut Packed,
+    sink: impl FnMut(usize, usize, &[f32]),
+) {
+    assert!(tiled(w), "matmul_q8_to: no tiles for {} here", w.ty);
+    assert_eq!(qa.cols(), w.cols, "matmul_q8: activation width");
+    assert_eq!(
+        w.data.len(),
+        w.rows * w.row_bytes(),
+        "matmul_q8: weight bytes"
+    );
+    #[cfg(target_arch = "x86_64")]
+    {
+        pk.pack(qa, w.ty == GgmlType::Q8_0);
+        // SAFETY: `tiled`: the selected path is AVX-512, which `Path::is_supported` checked (F,
+        // BW, VL, VNNI, AVX2, FMA, F16C); shapes are checked above and `pk` holds `qa`.
+        unsafe { x86::tiles(w, pk, sink) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (pk, sink);
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
 
+    use super::{LANES, Packed, QK, R};
     use weft_kernels::GgmlType;
     use weft_kernels::cpu::matvec::WeightView;
-    use weft_kernels::cpu::matvec_q8::Q8Act;
-
-    const QK: usize = 32;
-
-    /// The kernels' horizontal sum of four 8-lane accumulators (same order of additions).
-    #[target_feature(enable = "avx2,fma,f16c")]
-    #[inline]
-    fn hsum4(v: [__m256; 4]) -> [f32; 4] {
-        let h01 = _mm256_hadd_ps(v[0], v[1]);
-        let h23 = _mm256_hadd_ps(v[2], v[3]);
-        let h = _mm256_hadd_ps(h01, h23);
-        let s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps::<1>(h));
-        let mut out = [0.0f32; 4];
-        // SAFETY: `out` holds exactly the 4 floats stored.
-        unsafe { _mm_storeu_ps(out.as_mut_ptr(), s) };
-        out
-    }
-
-    /// The fp16 scale at `p` in all 16 lanes.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    #[inline]
-    unsafe fn scale16(p: *const u8) -> __m512 {
-        // SAFETY: the caller guarantees 2 readable bytes.
-        let bits = unsafe { p.cast::<i16>().read_unaligned() };
-        _mm512_cvtph_ps(_mm256_set1_epi16(bits))
-    }
-
-    /// Tokens per tile: four pairs, one pair per 512-bit vector (one 8-lane half per token).
-    const TOKENS: usize = 8;
 
     /// # Safety
     /// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C present; `w` is Q8_0 or Q4_0 with
-    /// `data.len() == rows · row_bytes`, `qa.cols() == w.cols`, `y.len() == tokens · rows`.
+    /// `data.len() == rows · row_bytes`; `pk` packed from activations of `w.cols` columns;
+    /// results go to `sink(token, first row, values of consecutive rows)`.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    pub(super) unsafe fn tiles(w: &WeightView, qa: &Q8Act, y: &mut [f32]) {
-        let (m, t, rb) = (w.rows, qa.tokens(), w.row_bytes());
-        for r0 in (0..m).step_by(4) {
-            let nr = (m - r0).min(4);
-            // Rows past the end repeat the last row (results discarded), as the kernels do.
-            let rows: [&[u8]; 4] = std::array::from_fn(|k| {
-                let r = (r0 + k).min(m - 1);
-                &w.data[r * rb..(r + 1) * rb]
-            });
-            let mut t0 = 0;
-            while t0 < t {
-                let nt = (t - t0).min(TOKENS);
-                // Tokens past the end repeat the last token (results discarded).
-                let tok: [usize; TOKENS] = std::array::from_fn(|j| (t0 + j).min(t - 1));
-                let mut out = [[0.0f32; 4]; TOKENS];
-                // SAFETY: rows are whole rows of `w`; every index in `tok` is a token of `qa`.
+    #[allow(clippy::needless_range_loop)] // `l` indexes the inner arrays
+    pub(super) unsafe fn tiles(
+        w: &WeightView,
+        pk: &mut Packed,
+        mut sink: impl FnMut(usize, usize, &[f32]),
+    ) {
+        let (m, t) = (w.rows, pk.tokens);
+        assert_eq!(pk.nb * QK, w.cols);
+        let mut out = [[0.0f32; LANES]; R];
+        // Row tiles outside, token groups inside: a tile's rows (R × row bytes) stay in L1
+        // while every group passes over them.
+        for r0 in (0..m).step_by(R) {
+            let nr = (m - r0).min(R);
+            if w.ty == GgmlType::Q8_0 {
+                wsums(w, r0, pk.nb, &mut pk.wsum);
+            }
+            wscales(w, r0, pk.nb, &mut pk.wscale);
+            let pk = &*pk;
+            for g in 0..pk.groups {
+                // SAFETY: as this function's contract; `g < groups`.
                 unsafe {
-                    match (w.ty, nt.div_ceil(2)) {
-                        (GgmlType::Q8_0, 4) => tile_q8_0::<4>(rows, qa, tok, &mut out),
-                        (GgmlType::Q8_0, 3) => tile_q8_0::<3>(rows, qa, tok, &mut out),
-                        (GgmlType::Q8_0, 2) => tile_q8_0::<2>(rows, qa, tok, &mut out),
-                        (GgmlType::Q8_0, _) => tile_q8_0::<1>(rows, qa, tok, &mut out),
-                        (_, 4) => tile_q4_0::<4>(rows, qa, tok, &mut out),
-                        (_, 3) => tile_q4_0::<3>(rows, qa, tok, &mut out),
-                        (_, 2) => tile_q4_0::<2>(rows, qa, tok, &mut out),
-                        (_, _) => tile_q4_0::<1>(rows, qa, tok, &mut out),
+                    match w.ty {
+                        GgmlType::Q8_0 => tile::<false>(w, r0, pk, g, &mut out),
+                        _ => tile::<true>(w, r0, pk, g, &mut out),
                     }
                 }
-                for (j, o) in out.iter().enumerate().take(nt) {
-                    let base = (t0 + j) * m + r0;
-                    y[base..base + nr].copy_from_slice(&o[..nr]);
+                let nt = (t - g * LANES).min(LANES);
+                for l in 0..nt {
+                    let v: [f32; R] = std::array::from_fn(|k| out[k][l]);
+                    sink(g * LANES + l, r0, &v[..nr]);
                 }
-                t0 += nt;
             }
         }
     }
 
-    /// Two 256-bit halves in one 512-bit vector.
+    /// `wscale[b·R + k]` = the fp16 scale of block b of row `r0 + k` as f32 (exact), converted
+    /// once per row tile instead of once per token group.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    #[inline]
-    fn pair_i(lo: __m256i, hi: __m256i) -> __m512i {
-        _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
-    }
-
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    #[inline]
-    fn pair_f(lo: __m256, hi: __m256) -> __m512 {
-        _mm512_castpd_ps(_mm512_insertf64x4::<1>(
-            _mm512_castpd256_pd512(_mm256_castps_pd(lo)),
-            _mm256_castps_pd(hi),
-        ))
-    }
-
-    /// The two 8-lane halves of a 512-bit accumulator.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    #[inline]
-    fn halves(v: __m512) -> (__m256, __m256) {
-        let hi = _mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v));
-        (_mm512_castps512_ps256(v), _mm256_castpd_ps(hi))
-    }
-
-    /// Reduces `acc[row][pair]` into `out[token][row]`.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    #[inline]
-    fn finish<const NP: usize>(acc: [[__m512; NP]; 4], out: &mut [[f32; 4]; TOKENS]) {
-        for j in 0..NP {
-            let h: [(__m256, __m256); 4] = std::array::from_fn(|k| halves(acc[k][j]));
-            out[2 * j] = hsum4([h[0].0, h[1].0, h[2].0, h[3].0]);
-            out[2 * j + 1] = hsum4([h[0].1, h[1].1, h[2].1, h[3].1]);
-        }
-    }
-
-    /// Q8_0: u8 (x + 128) × s8 w, with −128·Σw (per lane) as the starting sum: exactly Σ x·w.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    #[allow(clippy::needless_range_loop)] // `b` also addresses the rows' blocks
-    unsafe fn tile_q8_0<const NP: usize>(
-        rows: [&[u8]; 4],
-        qa: &Q8Act,
-        tok: [usize; TOKENS],
-        out: &mut [[f32; 4]; TOKENS],
-    ) {
-        const BYTES: usize = 34;
-        let nb = rows[0].len() / BYTES;
-        let xq: [&[i8]; TOKENS] = tok.map(|t| qa.quants(t));
-        let xd: [&[f32]; TOKENS] = tok.map(|t| qa.scales(t));
-        let (zero, bias) = (_mm256_setzero_si256(), _mm256_set1_epi8(-128));
-        let mut acc = [[_mm512_setzero_ps(); NP]; 4];
+    fn wscales(w: &WeightView, r0: usize, nb: usize, wscale: &mut [f32]) {
+        const { assert!(R == 8) };
+        let (rb, bb) = (w.row_bytes(), if w.ty == GgmlType::Q8_0 { 34 } else { 18 });
+        assert_eq!(rb, nb * bb);
+        assert!(wscale.len() >= nb * R);
+        let rows: [&[u8]; R] = std::array::from_fn(|k| {
+            let r = (r0 + k).min(w.rows - 1);
+            &w.data[r * rb..(r + 1) * rb]
+        });
         for b in 0..nb {
-            // SAFETY: b < nb: block b of every row (34 bytes) and of every token's activation
-            // (32 quants, one scale) is in bounds.
-            unsafe {
-                let xu: [__m512i; NP] = std::array::from_fn(|j| {
-                    let ld = |t: usize| {
-                        let v = _mm256_loadu_si256(xq[t].as_ptr().add(b * QK).cast());
-                        _mm256_xor_si256(v, bias)
-                    };
-                    pair_i(ld(2 * j), ld(2 * j + 1))
-                });
-                let dx: [__m512; NP] = std::array::from_fn(|j| {
-                    pair_f(
-                        _mm256_set1_ps(xd[2 * j][b]),
-                        _mm256_set1_ps(xd[2 * j + 1][b]),
-                    )
-                });
-                for k in 0..4 {
-                    let blk = rows[k].as_ptr().add(b * BYTES);
-                    let wq = _mm256_loadu_si256(blk.add(2).cast());
-                    let corr = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, bias, wq));
-                    let (wq, corr) = (pair_i(wq, wq), pair_i(corr, corr));
-                    let dw = scale16(blk);
-                    for j in 0..NP {
-                        let i = _mm512_dpbusd_epi32(corr, xu[j], wq);
-                        acc[k][j] = _mm512_fmadd_ps(
-                            _mm512_cvtepi32_ps(i),
-                            _mm512_mul_ps(dw, dx[j]),
-                            acc[k][j],
-                        );
-                    }
-                }
-            }
+            let h: [i16; R] =
+                std::array::from_fn(|k| i16::from_le_bytes([rows[k][b * bb], rows[k][b * bb + 1]]));
+            let v = _mm256_cvtph_ps(_mm_setr_epi16(
+                h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7],
+            ));
+            // SAFETY: 8 floats at b·8 of `wscale` (checked above).
+            unsafe { _mm256_storeu_ps(wscale.as_mut_ptr().add(b * R), v) };
         }
-        finish(acc, out);
     }
 
-    /// Q4_0: unsigned nibbles × s8 x onto −8·Σx per lane: exactly Σ (nibble − 8)·x.
+    /// `wsum[b·8 + k]` = −128·Σ quants of block b of row `r0 + k` (Q8_0; rows past the end
+    /// repeat the last row). The 8 rows of a block are summed together: a `vpdpbusd` with
+    /// ones per row, then `hadd` trees that end with the 8 sums in one vector (no per-block
+    /// horizontal reduction, whose latency chain cost as much as the tile itself).
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    #[allow(clippy::needless_range_loop)] // `b` also addresses the rows' blocks
-    unsafe fn tile_q4_0<const NP: usize>(
-        rows: [&[u8]; 4],
-        qa: &Q8Act,
-        tok: [usize; TOKENS],
-        out: &mut [[f32; 4]; TOKENS],
-    ) {
-        const BYTES: usize = 18;
-        let nb = rows[0].len() / BYTES;
-        let xq: [&[i8]; TOKENS] = tok.map(|t| qa.quants(t));
-        let xd: [&[f32]; TOKENS] = tok.map(|t| qa.scales(t));
-        let (zero, eights, m4) = (
-            _mm512_setzero_si512(),
-            _mm512_set1_epi8(8),
-            _mm_set1_epi8(0x0f),
-        );
-        let mut acc = [[_mm512_setzero_ps(); NP]; 4];
+    fn wsums(w: &WeightView, r0: usize, nb: usize, wsum: &mut [i32]) {
+        const { assert!(R == 8) };
+        let rb = w.row_bytes();
+        assert_eq!(rb, nb * 34);
+        assert!(wsum.len() >= nb * R);
+        let base = w.data.as_ptr();
+        // SAFETY: every row index is < rows, so each row's `rb` bytes are in bounds.
+        let rows: [*const u8; R] =
+            std::array::from_fn(|k| unsafe { base.add((r0 + k).min(w.rows - 1) * rb) });
+        let (zero, ones) = (_mm256_setzero_si256(), _mm256_set1_epi8(1));
         for b in 0..nb {
-            // SAFETY: as in `tile_q8_0` (18-byte blocks).
+            // SAFETY: block b < nb of each row (34 bytes, quants from byte 2) is in bounds, and
+            // 8 i32 at b·8 of `wsum` (checked above).
             unsafe {
-                let x: [__m512i; NP] = std::array::from_fn(|j| {
-                    let ld = |t: usize| _mm256_loadu_si256(xq[t].as_ptr().add(b * QK).cast());
-                    pair_i(ld(2 * j), ld(2 * j + 1))
+                let v: [__m256i; R] = std::array::from_fn(|k| {
+                    let q = _mm256_loadu_si256(rows[k].add(b * 34 + 2).cast());
+                    _mm256_dpbusd_epi32(zero, ones, q)
                 });
-                let corr: [__m512i; NP] = std::array::from_fn(|j| {
-                    _mm512_dpbusd_epi32(zero, eights, _mm512_sub_epi8(zero, x[j]))
+                let h = [0, 2, 4, 6].map(|k| _mm256_hadd_epi32(v[k], v[k + 1]));
+                let lo = _mm256_hadd_epi32(h[0], h[1]); // rows 0-3: low half | high half
+                let hi = _mm256_hadd_epi32(h[2], h[3]); // rows 4-7
+                let s = _mm256_add_epi32(
+                    _mm256_permute2x128_si256::<0x20>(lo, hi),
+                    _mm256_permute2x128_si256::<0x31>(lo, hi),
+                );
+                let s = _mm256_sub_epi32(zero, _mm256_slli_epi32::<7>(s));
+                _mm256_storeu_si256(wsum.as_mut_ptr().add(b * R).cast(), s);
+            }
+        }
+    }
+
+    /// `acc + Σ_4 x·w` per 32-bit lane with the weight's 4 bytes at `p` broadcast from memory
+    /// (u8 `x`, s8 `w`): one `vpdpbusd` with a `{1to16}` operand.
+    ///
+    /// # Safety
+    /// 4 readable bytes at `p`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+    #[inline]
+    unsafe fn dpbusd_bcast(acc: __m512i, x: __m512i, p: *const u8) -> __m512i {
+        let mut acc = acc;
+        // SAFETY: reads 4 bytes at `p` (the caller's contract); AVX-512 VNNI is enabled.
+        unsafe {
+            std::arch::asm!(
+                "vpdpbusd {acc}, {x}, dword ptr [{p}]{{1to16}}",
+                acc = inout(zmm_reg) acc,
+                x = in(zmm_reg) x,
+                p = in(reg) p,
+                options(pure, readonly, nostack, preserves_flags)
+            );
+        }
+        acc
+    }
+
+    /// The 4 bytes at `p` in every 32-bit lane, as one broadcasting load. (Written as `asm!`:
+    /// from `_mm512_set1_epi32` LLVM moves the XOR that follows onto the narrow value and
+    /// broadcasts from a register, a shuffle that limits the tiles' throughput.)
+    ///
+    /// # Safety
+    /// 4 readable bytes at `p`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+    #[inline]
+    unsafe fn bcast4(p: *const u8) -> __m512i {
+        let v: __m512i;
+        // SAFETY: reads 4 bytes at `p` (the caller's contract); AVX-512F is enabled.
+        unsafe {
+            std::arch::asm!(
+                "vpbroadcastd {v}, dword ptr [{p}]",
+                v = out(zmm_reg) v,
+                p = in(reg) p,
+                options(pure, readonly, nostack, preserves_flags)
+            );
+        }
+        v
+    }
+
+    /// `out[k][l]` = row `r0 + k` · token `16g + l` (rows past the end repeat the last row).
+    /// Q8_0 (`Q4 == false`): the activations are packed as `x + 128` (u8) and the weight's s8
+    /// bytes are the broadcast memory operand of `vpdpbusd`, which sums (x + 128)·w onto
+    /// −128·Σw (`wsums`, once per row tile): exactly Σ w·x. Q4_0: the nibbles are `w + 8` as
+    /// u8 (register operand) against s8 `x`, onto −8·Σx.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+    #[inline]
+    unsafe fn tile<const Q4: bool>(
+        w: &WeightView,
+        r0: usize,
+        pk: &Packed,
+        g: usize,
+        out: &mut [[f32; LANES]; R],
+    ) {
+        let (m, rb, nb) = (w.rows, w.row_bytes(), pk.nb);
+        let bb = if Q4 { 18 } else { 34 };
+        let base = w.data.as_ptr();
+        // SAFETY: every row index is < m, so each row's `rb` bytes are in bounds.
+        let rows: [*const u8; R] =
+            std::array::from_fn(|k| unsafe { base.add((r0 + k).min(m - 1) * rb) });
+        let gb = g * nb;
+        // SAFETY (all loads below): block b < nb of group g < groups is inside the packed
+        // buffers (`pack` checked the capacity), and of every row (nb · bb == rb).
+        let xs = unsafe { pk.xs.as_ptr().add(gb * LANES * QK) };
+        let sums = unsafe { pk.sums.as_ptr().add(gb * LANES) };
+        let ds = unsafe { pk.d.as_ptr().add(gb * LANES) };
+        let (wsum, wscale) = (&pk.wsum, &pk.wscale);
+        let (zero, m4) = (_mm512_setzero_si512(), _mm512_set1_epi8(0x0f));
+        let mut acc = [_mm512_setzero_ps(); R];
+        for b in 0..nb {
+            // SAFETY: see above.
+            unsafe {
+                let x: [__m512i; 8] = std::array::from_fn(|j| {
+                    _mm512_loadu_si512(xs.add((b * 8 + j) * LANES * 4).cast())
                 });
-                let dx: [__m512; NP] = std::array::from_fn(|j| {
-                    pair_f(
-                        _mm256_set1_ps(xd[2 * j][b]),
-                        _mm256_set1_ps(xd[2 * j + 1][b]),
-                    )
-                });
-                for k in 0..4 {
-                    let blk = rows[k].as_ptr().add(b * BYTES);
-                    let q = _mm_loadu_si128(blk.add(2).cast());
-                    let lo = _mm_and_si128(q, m4);
-                    let hi = _mm_and_si128(_mm_srli_epi16::<4>(q), m4);
-                    let nib = _mm256_set_m128i(hi, lo);
-                    let nib = pair_i(nib, nib);
-                    let dw = scale16(blk);
-                    for j in 0..NP {
-                        let i = _mm512_dpbusd_epi32(corr[j], nib, x[j]);
-                        acc[k][j] = _mm512_fmadd_ps(
-                            _mm512_cvtepi32_ps(i),
-                            _mm512_mul_ps(dw, dx[j]),
-                            acc[k][j],
-                        );
+                let dx = _mm512_loadu_ps(ds.add(b * LANES));
+                let q = rows.map(|p| p.add(b * bb + 2));
+                // Two chains per row so that enough independent vpdpbusd are in flight to cover
+                // its latency (the int32 sums are exact in any order).
+                let mut isum;
+                let mut isum2 = [zero; R];
+                if Q4 {
+                    let s = _mm512_loadu_si512(sums.add(b * LANES).cast());
+                    isum = [_mm512_sub_epi32(zero, _mm512_slli_epi32::<3>(s)); R];
+                    for j in 0..4 {
+                        for k in 0..R {
+                            let v = bcast4(q[k].add(4 * j));
+                            let lo = _mm512_and_si512(v, m4);
+                            let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(v), m4);
+                            isum[k] = _mm512_dpbusd_epi32(isum[k], lo, x[j]);
+                            isum2[k] = _mm512_dpbusd_epi32(isum2[k], hi, x[j + 4]);
+                        }
                     }
+                } else {
+                    isum =
+                        std::array::from_fn(|k| _mm512_set1_epi32(*wsum.get_unchecked(b * R + k)));
+                    for j in (0..8).step_by(2) {
+                        for k in 0..R {
+                            isum[k] = dpbusd_bcast(isum[k], x[j], q[k].add(4 * j));
+                            isum2[k] = dpbusd_bcast(isum2[k], x[j + 1], q[k].add(4 * j + 4));
+                        }
+                    }
+                }
+                for k in 0..R {
+                    isum[k] = _mm512_add_epi32(isum[k], isum2[k]);
+                }
+                for k in 0..R {
+                    let dw = _mm512_set1_ps(*wscale.get_unchecked(b * R + k));
+                    // The reference's order: (d_w·d_x)·sum, then the add.
+                    let p = _mm512_mul_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(isum[k]));
+                    acc[k] = _mm512_add_ps(acc[k], p);
                 }
             }
         }
-        finish(acc, out);
+        for k in 0..R {
+            // SAFETY: `out[k]` holds exactly 16 floats.
+            unsafe { _mm512_storeu_ps(out[k].as_mut_ptr(), acc[k]) };
+        }
     }
 }
 
@@ -270,11 +412,23 @@ mod tests {
         (*seed % 20001) as f32 / 10000.0 - 1.0
     }
 
+    /// Bit for bit the scalar reference, for row counts around the tile height and token
+    /// counts around the 16 lanes; the packed buffer is reused (stale lanes must not leak).
     #[test]
-    fn tiles_equal_the_kernels_matmul() {
+    fn tiles_equal_the_scalar_reference() {
         let mut s = 0x1234_5678_9abc_def1u64;
+        let mut pk = Packed::new(256, 40);
         for ty in [GgmlType::Q8_0, GgmlType::Q4_0] {
-            for (rows, cols, t) in [(1, 32, 1), (5, 64, 3), (8, 96, 4), (13, 256, 9), (4, 32, 7)] {
+            for (rows, cols, t) in [
+                (1, 32, 1),
+                (5, 64, 3),
+                (8, 96, 17),
+                (13, 256, 9),
+                (4, 32, 7),
+                (17, 128, 40),
+                (9, 64, 16),
+                (3, 32, 33),
+            ] {
                 let vals: Vec<f32> = (0..rows * cols).map(|_| rng(&mut s)).collect();
                 let data = quant::quantize(ty, &vals).unwrap();
                 let w = WeightView::new(ty, &data, rows, cols).unwrap();
@@ -282,11 +436,59 @@ mod tests {
                 let mut qa = Q8Act::new(cols, t);
                 qa.quantize(&x, cols);
                 let (mut a, mut b) = (vec![0.0; t * rows], vec![0.0; t * rows]);
-                matmul_q8(&w, &qa, &mut a);
-                matvec_q8::matmul_q8(&w, &qa, &mut b);
+                matmul_q8(&w, &qa, &mut pk, &mut a);
+                matvec_q8::matmul_q8_rows_scalar(&w, &qa, &mut b, 0..rows);
                 assert!(
                     a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()),
                     "{ty} {rows}x{cols} t={t}: {a:?} vs {b:?}"
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod bench {
+    use super::*;
+    use weft_kernels::GgmlType;
+    use weft_kernels::quant;
+
+    /// `cargo test --release -p weft --lib tiles_speed -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn tiles_speed() {
+        for ty in [GgmlType::Q8_0, GgmlType::Q4_0] {
+            for (rows, cols, t) in [(3352, 768, 64), (768, 1536, 64)] {
+                let vals: Vec<f32> = (0..rows * cols)
+                    .map(|i| ((i * 7919) % 200) as f32 / 100.0 - 1.0)
+                    .collect();
+                let data = quant::quantize(ty, &vals).unwrap();
+                let w = WeightView::new(ty, &data, rows, cols).unwrap();
+                let x: Vec<f32> = (0..t * cols)
+                    .map(|i| ((i * 31) % 97) as f32 / 50.0 - 1.0)
+                    .collect();
+                let mut qa = Q8Act::new(cols, t);
+                qa.quantize(&x, cols);
+                let mut pk = Packed::new(cols, t);
+                let mut y = vec![0.0; t * rows];
+                let mut best = f64::MAX;
+                for _ in 0..20 {
+                    let s = std::time::Instant::now();
+                    matmul_q8(&w, &qa, &mut pk, &mut y);
+                    best = best.min(s.elapsed().as_secs_f64());
+                }
+                let mut best_old = f64::MAX;
+                for _ in 0..5 {
+                    let s = std::time::Instant::now();
+                    matvec_q8::matmul_q8(&w, &qa, &mut y);
+                    best_old = best_old.min(s.elapsed().as_secs_f64());
+                }
+                let mac = (rows * cols * t) as f64;
+                eprintln!(
+                    "{ty} {rows}x{cols} t={t}: tiles {:.1} GMAC/s ({:.0} us), per-token kernel {:.1} GMAC/s",
+                    mac / best / 1e9,
+                    best * 1e6,
+                    mac / best_old / 1e9
                 );
             }
         }

@@ -3,6 +3,9 @@
 
 mod matvec;
 mod q8;
+mod ssm;
+
+pub(super) use ssm::ssm_scan_mamba2;
 
 use super::Avx512;
 use crate::cpu::matvec_q8::Q8Row;
