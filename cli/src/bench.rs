@@ -58,6 +58,10 @@ pub struct Args {
     /// One JSON object on stdout instead of the table.
     #[arg(long)]
     json: bool,
+    /// Also write every decode step's time (ms, one per line, in order) to this file: where
+    /// p99 comes from (isolated spikes or slow stretches).
+    #[arg(long, value_name = "FILE")]
+    steps: Option<std::path::PathBuf>,
 }
 
 /// A deterministic token stream (xorshift), independent of the engine.
@@ -261,6 +265,10 @@ pub fn run(args: Args) -> CliResult {
         tg.push(args.n_gen as f64 / run_time.as_secs_f64());
     }
     let (prefill_tok_s, decode_tok_s) = (median(&mut pp), median(&mut tg));
+    if let Some(path) = &args.steps {
+        let text: String = steps.iter().map(|ms| format!("{ms:.4}\n")).collect();
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     steps.sort_by(f64::total_cmp);
     let (p50, p99) = (percentile(&steps, 0.5), percentile(&steps, 0.99));
     let peak_rss = common::peak_memory().map_or(0.0, |b| b as f64 / (1 << 20) as f64);
