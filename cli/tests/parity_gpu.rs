@@ -2,19 +2,9 @@
 //! scripts/test-gpu.sh on lavapipe). Without an adapter the command must fail, never fall back.
 #![cfg(feature = "gpu")]
 
-use std::path::PathBuf;
 use std::process::Command;
 
-fn fixtures() -> Vec<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("reference.safetensors").exists())
-        .collect();
-    dirs.sort();
-    dirs
-}
+use weft_testkit::hf_cases as fixtures;
 
 #[test]
 fn every_fixture_passes_on_the_gpu() {

@@ -9,21 +9,7 @@ use weft::convert::{ConvertOptions, OutType, convert_to_bytes};
 use weft::gguf::{GgmlType, Gguf, GgufWriter, MetaValue, TensorInfo};
 use weft::parity::Reference;
 
-/// The folder holding the committed reference fixtures.
-pub fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-/// Every Hugging Face fixture folder (one with a `reference.safetensors`), sorted by name.
-pub fn hf_cases() -> Vec<PathBuf> {
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
-        .expect("fixtures folder")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("reference.safetensors").is_file())
-        .collect();
-    cases.sort();
-    cases
-}
+pub use weft_testkit::{fixtures_dir, hf_cases};
 
 pub fn case_dir(case: &str) -> PathBuf {
     fixtures_dir().join(case)

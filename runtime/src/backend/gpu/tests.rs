@@ -4,7 +4,7 @@
 //!
 //! Skips loudly without an adapter unless `WEFT_REQUIRE_GPU=1`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use super::GpuBackend;
@@ -36,16 +36,7 @@ fn gpu_present() -> bool {
     }
 }
 
-fn fixtures() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .expect("tests/fixtures")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("reference.safetensors").exists())
-        .collect();
-    dirs.sort();
-    dirs
-}
+use weft_testkit::hf_cases as fixtures;
 
 fn model(dir: &Path, ty: OutType) -> Arc<Model> {
     let bytes = convert_to_bytes(dir, &ConvertOptions::new(ty)).expect("convert");
