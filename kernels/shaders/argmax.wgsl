@@ -14,16 +14,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(3) var<storage, read_write> tokens: array<u32>;
 
-const NONE: u32 = 0xffffffffu;
 const FMAX: f32 = 3.4028235e38;
-
-var<workgroup> bv: array<f32, 256>;
-var<workgroup> bi: array<u32, 256>;
-
-// Whether (v, i) ranks above (w, j): larger value, then lower id; NONE never ranks above.
-fn above(v: f32, i: u32, w: f32, j: u32) -> bool {
-    return i != NONE && (j == NONE || v > w || (v == w && i < j));
-}
 
 @compute @workgroup_size(256)
 fn main(ids: Ids) {
@@ -38,17 +29,8 @@ fn main(ids: Ids) {
             i = e;
         }
     }
-    bv[ids.li] = v;
-    bi[ids.li] = i;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if ids.li < s && above(bv[ids.li + s], bi[ids.li + s], bv[ids.li], bi[ids.li]) {
-            bv[ids.li] = bv[ids.li + s];
-            bi[ids.li] = bi[ids.li + s];
-        }
-        workgroupBarrier();
-    }
+    let best = wg_top1(v, i);
     if ids.li == 0u {
-        tokens[p.out] = bi[0];
+        tokens[p.out] = best.i;
     }
 }

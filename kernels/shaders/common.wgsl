@@ -143,6 +143,40 @@ fn wg_max(v: f32) -> f32 {
 #endif
 }
 
+const NONE: u32 = 0xffffffffu;
+
+// Whether candidate (v, i) ranks above (w, j): larger value, then lower id; id NONE (no
+// candidate) never ranks above anything.
+fn above(v: f32, i: u32, w: f32, j: u32) -> bool {
+    return i != NONE && (j == NONE || v > w || (v == w && i < j));
+}
+
+var<workgroup> top1_v: array<f32, 256>;
+var<workgroup> top1_i: array<u32, 256>;
+
+// The best (value, id) over the workgroup's candidates by `above` (every invocation gets it).
+// Call in uniform control flow.
+struct Top1 {
+    v: f32,
+    i: u32,
+}
+
+fn wg_top1(v: f32, i: u32) -> Top1 {
+    top1_v[g_li] = v;
+    top1_i[g_li] = i;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if g_li < s && above(top1_v[g_li + s], top1_i[g_li + s], top1_v[g_li], top1_i[g_li]) {
+            top1_v[g_li] = top1_v[g_li + s];
+            top1_i[g_li] = top1_i[g_li + s];
+        }
+        workgroupBarrier();
+    }
+    let t = Top1(top1_v[0], top1_i[0]);
+    workgroupBarrier();
+    return t;
+}
+
 fn silu(x: f32) -> f32 {
     return x / (1.0 + exp(-x));
 }

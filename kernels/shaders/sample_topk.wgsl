@@ -16,18 +16,11 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(3) var<storage, read_write> tokens: array<u32>;
 
-const NONE: u32 = 0xffffffffu;
 const FMAX: f32 = 3.4028235e38;
 const KMAX: u32 = 64u;
 
-var<workgroup> bv: array<f32, 256>;
-var<workgroup> bi: array<u32, 256>;
 var<workgroup> top_v: array<f32, 64>;
 var<workgroup> top_i: array<u32, 64>;
-
-fn above(v: f32, i: u32, w: f32, j: u32) -> bool {
-    return i != NONE && (j == NONE || v > w || (v == w && i < j));
-}
 
 @compute @workgroup_size(256)
 fn main(ids: Ids) {
@@ -49,18 +42,9 @@ fn main(ids: Ids) {
                 i = e;
             }
         }
-        bv[ids.li] = v;
-        bi[ids.li] = i;
-        workgroupBarrier();
-        for (var s = WG / 2u; s > 0u; s >>= 1u) {
-            if ids.li < s && above(bv[ids.li + s], bi[ids.li + s], bv[ids.li], bi[ids.li]) {
-                bv[ids.li] = bv[ids.li + s];
-                bi[ids.li] = bi[ids.li + s];
-            }
-            workgroupBarrier();
-        }
-        pv = bv[0];
-        pi = bi[0];
+        let best = wg_top1(v, i);
+        pv = best.v;
+        pi = best.i;
         if ids.li == 0u {
             top_v[j] = pv;
             top_i[j] = pi;
