@@ -848,7 +848,7 @@ pub fn moe_route(r: &mut Recorder, logits: View, route: View, k: usize) -> Resul
 
 /// ids[out] = argmax(logits) (ties to the lowest id).
 pub fn argmax(r: &mut Recorder, logits: View, ids: &Bind, out: usize) -> Result<(), GpuError> {
-    sample_impl(r, Kernel::Argmax, logits, ids, out)
+    sample_impl(r, Kernel::Argmax, logits, ids, out, 1)
 }
 
 /// ids[out] = a top-k / top-p / min-p draw at the Step's temperature and uniform number.
@@ -858,7 +858,7 @@ pub fn sample_top_k(
     ids: &Bind,
     out: usize,
 ) -> Result<(), GpuError> {
-    sample_impl(r, Kernel::SampleTopK, logits, ids, out)
+    sample_impl(r, Kernel::SampleTopK, logits, ids, out, 1)
 }
 
 /// The repetition penalty on the logits row, in place, from the Step's `rep_n` (at most `cap`)
@@ -871,39 +871,30 @@ pub fn repetition_penalty(
     rec: usize,
     cap: usize,
 ) -> Result<(), GpuError> {
-    ensure!(
-        ids.floats() >= rec + cap,
-        "{cap} recent ids at {rec} outside their buffer"
-    );
-    r.check_view("logits", &logits, logits.width)?;
-    let [lo, ls, lm] = w3(&logits);
-    let p = [
-        lo,
-        ls,
-        lm,
-        logits.width as u32,
-        rec as u32,
-        cap as u32,
-        0,
-        0,
-    ];
-    r.push(Kernel::Penalize, &[], &p, vec![ids.clone()], [1, 1, 1])
+    sample_impl(r, Kernel::Penalize, logits, ids, rec, cap)
 }
 
+/// A one-workgroup kernel over one logits row that uses `ids[at..at + len]` (the drawn id's
+/// slot, or the recent ids of the penalty).
 fn sample_impl(
     r: &mut Recorder,
     kernel: Kernel,
     logits: View,
     ids: &Bind,
-    out: usize,
+    at: usize,
+    len: usize,
 ) -> Result<(), GpuError> {
     ensure!(
         logits.rows != Rows::All || r.max_rows == 1,
         "sampling reads one logits row"
     );
     r.check_view("logits", &logits, logits.width)?;
-    ensure!(ids.floats() > out, "token id slot {out} outside its buffer");
+    ensure!(
+        ids.floats() >= at + len.max(1),
+        "token ids {at}..{} outside their buffer",
+        at + len
+    );
     let [lo, ls, lm] = w3(&logits);
-    let p = [lo, ls, lm, logits.width as u32, out as u32, 0, 0, 0];
+    let p = [lo, ls, lm, logits.width as u32, at as u32, len as u32, 0, 0];
     r.push(kernel, &[], &p, vec![ids.clone()], [1, 1, 1])
 }
