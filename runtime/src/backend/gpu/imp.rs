@@ -56,8 +56,10 @@ pub struct GpuBackend {
     arena: wgpu::Buffer,
     step_buf: wgpu::Buffer,
     ids: wgpu::Buffer,
-    /// Index in `ids` of the recent ids the repetition penalty reads.
+    /// Index in `ids` of the recent ids the repetition penalty reads, and their room (the
+    /// session's history; the penalty kernel's cap).
     recent_at: usize,
+    recent_cap: usize,
     stage_ids: wgpu::Buffer,
     stage_logits: wgpu::Buffer,
     decode: Compiled,
@@ -287,6 +289,7 @@ impl GpuBackend {
             step_buf,
             ids,
             recent_at,
+            recent_cap: history,
             stage_ids,
             stage_logits,
             decode: decode_c,
@@ -413,14 +416,12 @@ impl GpuBackend {
             ..Step::default()
         };
         if draw.penalty != 1.0 && !draw.recent.is_empty() {
-            // The window goes up beside the token ids (at most the history's length: the
-            // buffer's room and the kernel's cap).
-            self.ctx.queue.write_buffer(
-                &self.ids,
-                4 * self.recent_at as u64,
-                bytemuck_u32(draw.recent),
-            );
-            step.rep_n = draw.recent.len() as u32;
+            // The window goes up beside the token ids: its newest ids, at most the room there.
+            let recent = &draw.recent[draw.recent.len().saturating_sub(self.recent_cap)..];
+            self.ctx
+                .queue
+                .write_buffer(&self.ids, 4 * self.recent_at as u64, bytemuck_u32(recent));
+            step.rep_n = recent.len() as u32;
             step.rep_penalty = draw.penalty;
         }
         // Greedy (temperature 0) takes the argmax list: the penalty runs there as well.
