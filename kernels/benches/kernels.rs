@@ -128,20 +128,25 @@ fn bench_matvec(c: &mut Criterion) {
             if !matches!(ty, GgmlType::Q8_0 | GgmlType::Q4_0) {
                 continue;
             }
-            // The int8 scheme, activation quantization included.
-            for threads in [1, 2] {
-                let name = format!("{ty}-i8/{rows}x{cols}/{fast}/{threads}t");
+            // The int8 scheme, activation quantization included (and the AVX-512 kernel
+            // without VBMI next to the VBMI one, to compare).
+            let mut i8_runs = vec![(fast, 1), (fast, 2)];
+            if fast == Path::Avx512Vbmi {
+                i8_runs.push((Path::Avx512, 1));
+            }
+            for (path, threads) in i8_runs {
+                let name = format!("{ty}-i8/{rows}x{cols}/{path}/{threads}t");
                 let mut i = 0;
                 g.bench_function(&name, |b| {
                     b.iter(|| {
                         let w = set.view(i);
                         i += 1;
-                        qa.quantize_on(fast, &x, cols);
+                        qa.quantize_on(path, &x, cols);
                         if threads == 1 {
-                            matvec_q8_rows_on(fast, &w, &qa, &mut y, 0..rows);
+                            matvec_q8_rows_on(path, &w, &qa, &mut y, 0..rows);
                         } else {
                             pool.run_chunks(&mut y, 4, &|r, yc| {
-                                matvec_q8_rows_on(fast, &w, &qa, yc, r)
+                                matvec_q8_rows_on(path, &w, &qa, yc, r)
                             });
                         }
                         black_box(&y);

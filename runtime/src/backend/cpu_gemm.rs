@@ -112,7 +112,9 @@ impl Packed {
 /// Whether [`matmul_q8`] takes the tiles (and so needs a filled [`Packed`]) for `w`.
 pub fn tiled(w: &WeightView) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if selected_path() == Path::Avx512 && matches!(w.ty, GgmlType::Q8_0 | GgmlType::Q4_0) {
+    if matches!(selected_path(), Path::Avx512 | Path::Avx512Vbmi)
+        && matches!(w.ty, GgmlType::Q8_0 | GgmlType::Q4_0)
+    {
         return true;
     }
     let _ = w;

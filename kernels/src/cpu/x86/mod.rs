@@ -42,18 +42,31 @@ impl Avx512 {
             && Avx2::new().is_some();
         ok.then_some(Avx512(()))
     }
+
+    /// Proof of AVX-512 VBMI on top of this path.
+    pub(crate) fn vbmi() -> Option<Avx512Vbmi> {
+        let ok = Avx512::new().is_some() && is_x86_feature_detected!("avx512vbmi");
+        ok.then_some(Avx512Vbmi(()))
+    }
 }
+
+/// Proof of AVX-512 VBMI (`vpermb`/`vpermt2b`) on top of [`Avx512`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Avx512Vbmi(());
 
 /// The AVX2 token for a path that runs AVX2 code (both x86 SIMD paths), else `None`.
 pub(crate) fn avx2_of(path: Path) -> Option<Avx2> {
     match path {
-        Path::Avx2 | Path::Avx512 => Some(Avx2::new().expect("CPU lacks AVX2/FMA/F16C")),
+        Path::Avx2 | Path::Avx512 | Path::Avx512Vbmi => {
+            Some(Avx2::new().expect("CPU lacks AVX2/FMA/F16C"))
+        }
         _ => None,
     }
 }
 
 fn avx512_of(path: Path) -> Option<Avx512> {
-    (path == Path::Avx512).then(|| Avx512::new().expect("CPU lacks AVX-512 F/BW/VL/VNNI"))
+    matches!(path, Path::Avx512 | Path::Avx512Vbmi)
+        .then(|| Avx512::new().expect("CPU lacks AVX-512 F/BW/VL/VNNI"))
 }
 
 /// The f32-activation row kernel for `ty` on `path`, if there is one.
@@ -66,6 +79,12 @@ pub(crate) fn dot4_f32act(path: Path, ty: GgmlType) -> Option<Dot4F> {
 
 /// The int8-activation row kernel for `ty` on `path`, if there is one.
 pub(crate) fn dot4_q8act(path: Path, ty: GgmlType) -> Option<Dot4Q> {
+    if path == Path::Avx512Vbmi {
+        let t = Avx512::vbmi().expect("CPU lacks AVX-512 VBMI");
+        if let Some(k) = avx512::dot4_q8act_vbmi(t, ty) {
+            return Some(k);
+        }
+    }
     match avx512_of(path) {
         Some(t) => avx512::dot4_q8act(t, ty),
         None => avx2::dot4_q8act(avx2_of(path)?, ty),

@@ -4,10 +4,11 @@
 mod matvec;
 mod q8;
 mod ssm;
+mod vbmi;
 
 pub(super) use ssm::ssm_scan_mamba2;
 
-use super::Avx512;
+use super::{Avx512, Avx512Vbmi};
 use crate::cpu::matvec_q8::Q8Row;
 use crate::cpu::rows::{Dot4F, Dot4Q};
 use crate::dtype::GgmlType;
@@ -34,5 +35,16 @@ pub(super) fn dot4_q8act(_: Avx512, ty: GgmlType) -> Option<Dot4Q> {
         _ => return None,
     };
     // SAFETY: as above.
+    Some(unsafe { Dot4Q::new(f) })
+}
+
+/// The int8-activation four-row kernel for `ty` that needs VBMI, if there is one.
+pub(super) fn dot4_q8act_vbmi(_: Avx512Vbmi, ty: GgmlType) -> Option<Dot4Q> {
+    let f: unsafe fn([&[u8]; 4], Q8Row) -> [f32; 4] = match ty {
+        GgmlType::Q8_0 => vbmi::dot4_q8_0,
+        GgmlType::Q4_0 => vbmi::dot4_q4_0,
+        _ => return None,
+    };
+    // SAFETY: the `Avx512Vbmi` token proves AVX-512 F/BW/VL/VNNI/VBMI plus AVX2/FMA/F16C.
     Some(unsafe { Dot4Q::new(f) })
 }
