@@ -5,7 +5,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{block_scale8, hsum4, prefetch};
+use super::{ahead, block_scale8, hsum4, prefetch};
 use crate::quant::{Q4_0_BYTES, Q8_0_BYTES, QK8_0};
 
 /// 8 f32 weights at `p`.
@@ -45,6 +45,7 @@ macro_rules! float_dot4 {
                 assert_eq!(row.len(), n * ES, "row length");
             }
             let p = r.map(|s| s.as_ptr());
+            let ah = ahead(&r);
             let xp = x.as_ptr();
             let mut a = [_mm256_setzero_ps(); 4];
             let mut b = [_mm256_setzero_ps(); 4];
@@ -56,7 +57,7 @@ macro_rules! float_dot4 {
                     let x0 = _mm256_loadu_ps(xp.add(i));
                     let x1 = _mm256_loadu_ps(xp.add(i + 8));
                     for k in 0..4 {
-                        prefetch(p[k].add(i * ES));
+                        prefetch(p[k].add(i * ES), ah);
                         a[k] = _mm256_fmadd_ps($ld(p[k].add(i * ES)), x0, a[k]);
                         b[k] = _mm256_fmadd_ps($ld(p[k].add((i + 8) * ES)), x1, b[k]);
                     }
@@ -134,6 +135,7 @@ fn block4(w: [[__m256; 4]; 4], xs: &[__m256; 4], a: &mut [__m256; 4], b: &mut [_
 pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
     let nb = blocks(&r, x, Q8_0_BYTES);
     let p = r.map(|s| s.as_ptr());
+    let ah = ahead(&r);
     let (mut a, mut b) = ([_mm256_setzero_ps(); 4], [_mm256_setzero_ps(); 4]);
     for blk_i in 0..nb {
         // SAFETY: blk_i < nb: block blk_i of x (32 floats) and of each row (34 bytes, nb·34
@@ -144,7 +146,7 @@ pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
             let mut w = [[_mm256_setzero_ps(); 4]; 4];
             for k in 0..4 {
                 let blk = p[k].add(blk_i * Q8_0_BYTES);
-                prefetch(blk);
+                prefetch(blk, ah);
                 let d = block_scale8(blk);
                 for (j, wj) in w[k].iter_mut().enumerate() {
                     *wj = _mm256_mul_ps(ld_i8x8(blk.add(2 + 8 * j)), d);
@@ -162,6 +164,7 @@ pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
 pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
     let nb = blocks(&r, x, Q4_0_BYTES);
     let p = r.map(|s| s.as_ptr());
+    let ah = ahead(&r);
     let (m4, eight) = (_mm_set1_epi8(0x0f), _mm_set1_epi8(8));
     let (mut a, mut b) = ([_mm256_setzero_ps(); 4], [_mm256_setzero_ps(); 4]);
     for blk_i in 0..nb {
@@ -173,7 +176,7 @@ pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
             let mut w = [[_mm256_setzero_ps(); 4]; 4];
             for k in 0..4 {
                 let blk = p[k].add(blk_i * Q4_0_BYTES);
-                prefetch(blk);
+                prefetch(blk, ah);
                 let d = block_scale8(blk);
                 let q = _mm_loadu_si128(blk.add(2).cast());
                 let lo = _mm_sub_epi8(_mm_and_si128(q, m4), eight);

@@ -43,17 +43,24 @@ pub(super) fn dot4_q8act(_: Avx2, ty: GgmlType) -> Option<Dot4Q> {
     Some(unsafe { Dot4Q::new(f) })
 }
 
-/// How far ahead (bytes, per row stream) the matvec kernels prefetch weights into L2. The
-/// hardware prefetchers alone leave the kernels that spend more than ~1 instruction per weight
-/// byte (F16, BF16, Q8_0, Q4_0) latency-bound from DRAM (measured: 5–8 GB/s instead of ~25);
-/// a ~3 KB lead per row (12 KB over a 4-row block) covers DRAM latency at full bandwidth.
-pub(crate) const PREFETCH: usize = 3072;
+/// How far ahead (bytes) a four-row kernel prefetches each row's stream into L2: the same
+/// offset in the next block of four rows, `4 × row bytes` on (the drivers walk contiguous rows
+/// block by block, so every line fetched is one the next call reads). The hardware prefetchers
+/// alone leave the kernels latency-bound from DRAM, and a fixed lead shorter than four rows
+/// lands in rows this block is already streaming: 3 KB ahead ran 19–25 GB/s on one core where
+/// the next block runs 28–38 (int8 matvec, rows of 0.8–8.7 KB). Rows over 32 KiB keep a
+/// fixed 3 KB lead: 16 rows' worth of lines in flight would crowd L2.
+#[inline]
+pub(crate) fn ahead(r: &[&[u8]; 4]) -> usize {
+    let len = r[0].len();
+    if len <= 32 << 10 { 4 * len } else { 3072 }
+}
 
-/// Prefetch the weight line `PREFETCH` bytes past `p` into L2 (a hint: never faults).
+/// Prefetch the weight line `ahead` bytes past `p` into L2 (a hint: never faults).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(crate) fn prefetch(p: *const u8) {
-    _mm_prefetch::<_MM_HINT_T1>(p.wrapping_add(PREFETCH).cast());
+pub(crate) fn prefetch(p: *const u8, ahead: usize) {
+    _mm_prefetch::<_MM_HINT_T1>(p.wrapping_add(ahead).cast());
 }
 
 /// Horizontal sums of four vectors: `[Σa, Σb, Σc, Σd]`.

@@ -3,7 +3,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{Avx2, block_scale8, hmax, hsum4, prefetch};
+use super::{Avx2, ahead, block_scale8, hmax, hsum4, prefetch};
 use crate::cpu::matvec_q8::Q8Row;
 use crate::quant::{Q4_0_BYTES, Q8_0_BYTES, QK8_0};
 
@@ -67,6 +67,7 @@ fn dot_i8(w: __m256i, x: __m256i) -> __m256i {
 pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
     let nb = blocks(&r, &x, Q8_0_BYTES);
     let p = r.map(|s| s.as_ptr());
+    let ah = ahead(&r);
     let mut acc = [_mm256_setzero_ps(); 4];
     for b in 0..nb {
         // SAFETY: b < nb: block b of the activation (32 bytes) and of each row (34 bytes)
@@ -76,7 +77,7 @@ pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
             let dx = _mm256_set1_ps(*x.d.get_unchecked(b));
             for k in 0..4 {
                 let blk = p[k].add(b * Q8_0_BYTES);
-                prefetch(blk);
+                prefetch(blk, ah);
                 let wq = _mm256_loadu_si256(blk.add(2).cast());
                 let s = _mm256_cvtepi32_ps(dot_i8(wq, xq));
                 acc[k] = _mm256_fmadd_ps(s, _mm256_mul_ps(block_scale8(blk), dx), acc[k]);
@@ -93,6 +94,7 @@ pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
 pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
     let nb = blocks(&r, &x, Q4_0_BYTES);
     let p = r.map(|s| s.as_ptr());
+    let ah = ahead(&r);
     let m4 = _mm_set1_epi8(0x0f);
     let ones = _mm256_set1_epi16(1);
     let eights = _mm256_set1_epi8(8);
@@ -105,7 +107,7 @@ pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
             let corr = _mm256_madd_epi16(_mm256_maddubs_epi16(eights, xq), ones);
             for k in 0..4 {
                 let blk = p[k].add(b * Q4_0_BYTES);
-                prefetch(blk);
+                prefetch(blk, ah);
                 let q = _mm_loadu_si128(blk.add(2).cast());
                 let lo = _mm_and_si128(q, m4);
                 let hi = _mm_and_si128(_mm_srli_epi16::<4>(q), m4);

@@ -2,7 +2,7 @@
 
 use std::arch::x86_64::*;
 
-use crate::cpu::x86::avx2::prefetch;
+use crate::cpu::x86::avx2::{ahead, prefetch};
 use crate::quant::{Q4_0_BYTES, Q8_0_BYTES, QK8_0};
 
 /// 16 f32 weights at `p` (lanes outside `m` read as 0 and are not accessed).
@@ -54,6 +54,7 @@ macro_rules! float_dot4 {
                 assert_eq!(row.len(), n * ES, "row length");
             }
             let p = r.map(|s| s.as_ptr());
+            let ah = ahead(&r);
             let xp = x.as_ptr();
             let mut a = [_mm512_setzero_ps(); 4];
             let mut b = [_mm512_setzero_ps(); 4];
@@ -64,7 +65,7 @@ macro_rules! float_dot4 {
                     let x0 = _mm512_loadu_ps(xp.add(i));
                     let x1 = _mm512_loadu_ps(xp.add(i + 16));
                     for k in 0..4 {
-                        prefetch(p[k].add(i * ES));
+                        prefetch(p[k].add(i * ES), ah);
                         a[k] = _mm512_fmadd_ps($ld(p[k].add(i * ES), ALL), x0, a[k]);
                         b[k] = _mm512_fmadd_ps($ld(p[k].add((i + 16) * ES), ALL), x1, b[k]);
                     }
@@ -118,6 +119,7 @@ fn blocks(r: &[&[u8]; 4], x: &[f32], block_bytes: usize) -> usize {
 pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
     let nb = blocks(&r, x, Q8_0_BYTES);
     let p = r.map(|s| s.as_ptr());
+    let ah = ahead(&r);
     let f = |v: __m128i, d: __m512| _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v)), d);
     let (mut a, mut b) = ([_mm512_setzero_ps(); 4], [_mm512_setzero_ps(); 4]);
     for blk_i in 0..nb {
@@ -128,7 +130,7 @@ pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
             let (x0, x1) = (_mm512_loadu_ps(xp), _mm512_loadu_ps(xp.add(16)));
             for k in 0..4 {
                 let blk = p[k].add(blk_i * Q8_0_BYTES);
-                prefetch(blk);
+                prefetch(blk, ah);
                 let d = block_scale16(blk);
                 a[k] = _mm512_fmadd_ps(f(_mm_loadu_si128(blk.add(2).cast()), d), x0, a[k]);
                 b[k] = _mm512_fmadd_ps(f(_mm_loadu_si128(blk.add(18).cast()), d), x1, b[k]);
@@ -144,6 +146,7 @@ pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
 pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
     let nb = blocks(&r, x, Q4_0_BYTES);
     let p = r.map(|s| s.as_ptr());
+    let ah = ahead(&r);
     let (m4, eight) = (_mm_set1_epi8(0x0f), _mm_set1_epi8(8));
     let f = |v: __m128i, d: __m512| {
         _mm512_mul_ps(
@@ -160,7 +163,7 @@ pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
             let (x0, x1) = (_mm512_loadu_ps(xp), _mm512_loadu_ps(xp.add(16)));
             for k in 0..4 {
                 let blk = p[k].add(blk_i * Q4_0_BYTES);
-                prefetch(blk);
+                prefetch(blk, ah);
                 let d = block_scale16(blk);
                 let q = _mm_loadu_si128(blk.add(2).cast());
                 let lo = _mm_and_si128(q, m4);

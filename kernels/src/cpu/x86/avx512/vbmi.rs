@@ -7,7 +7,7 @@
 use std::arch::x86_64::*;
 
 use crate::cpu::matvec_q8::Q8Row;
-use crate::cpu::x86::avx2::{block_scale8, hsum4, prefetch, q8::blocks};
+use crate::cpu::x86::avx2::{ahead, block_scale8, hsum4, prefetch, q8::blocks};
 use crate::quant::{Q4_0_BYTES, Q8_0_BYTES, QK8_0};
 
 /// Byte indices for `_mm512_permutex2var_epi8(lo, idx, hi)` where `lo` holds the group's
@@ -88,6 +88,7 @@ pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
     const D: [u32; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1];
     let nb = blocks(&r, &x, Q8_0_BYTES);
     let p = r.map(|s| s.as_ptr());
+    let ah = ahead(&r);
     let (qi, si) = (idx(&Q), idx(&S));
     // SAFETY: 16 readable u32s.
     let di = unsafe { _mm512_loadu_si512(D.as_ptr().cast()) };
@@ -105,8 +106,8 @@ pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
             let corr = _mm512_dpbusd_epi32(zero, flip, _mm512_sub_epi8(zero, xq));
             for k in 0..4 {
                 let blk = p[k].add(g * Q8_0_BYTES);
-                prefetch(blk);
-                prefetch(blk.add(64));
+                prefetch(blk, ah);
+                prefetch(blk.add(64), ah);
                 let (lo, hi) = group(blk, TAIL);
                 let wq = _mm512_xor_si512(_mm512_permutex2var_epi8(lo, qi, hi), flip);
                 let i = _mm512_dpbusd_epi32(corr, wq, xq);
@@ -152,6 +153,7 @@ pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
     const D: [u32; 16] = [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3];
     let nb = blocks(&r, &x, Q4_0_BYTES);
     let p = r.map(|s| s.as_ptr());
+    let ah = ahead(&r);
     let (qi, si, xli, xhi) = (idx(&Q), idx(&S), idx(&XL), idx(&XH));
     // SAFETY: 16 readable u32s.
     let di = unsafe { _mm512_loadu_si512(D.as_ptr().cast()) };
@@ -173,8 +175,8 @@ pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
             let corr = _mm512_dpbusd_epi32(corr, eights, _mm512_sub_epi8(zero, xh));
             for k in 0..4 {
                 let blk = p[k].add(g * Q4_0_BYTES);
-                prefetch(blk);
-                prefetch(blk.add(64));
+                prefetch(blk, ah);
+                prefetch(blk.add(64), ah);
                 let (lo, hi) = group(blk, TAIL);
                 let q = _mm512_permutex2var_epi8(lo, qi, hi);
                 let wl = _mm512_and_si512(q, m4);
