@@ -43,7 +43,7 @@ pub(super) fn dot4_q8act(_: Avx2, ty: GgmlType) -> Option<Dot4Q> {
     Some(unsafe { Dot4Q::new(f) })
 }
 
-/// How far ahead (bytes) a four-row kernel prefetches each row's stream into L2: the same
+/// How far ahead (bytes) a four-row kernel prefetches each row's stream: the same
 /// offset in the next block of four rows, `4 × row bytes` on (the drivers walk contiguous rows
 /// block by block, so every line fetched is one the next call reads). The hardware prefetchers
 /// alone leave the kernels latency-bound from DRAM, and a fixed lead shorter than four rows
@@ -56,11 +56,14 @@ pub(crate) fn ahead(r: &[&[u8]; 4]) -> usize {
     if len <= 32 << 10 { 4 * len } else { 3072 }
 }
 
-/// Prefetch the weight line `ahead` bytes past `p` into L2 (a hint: never faults).
+/// Prefetch the weight line `ahead` bytes past `p` (a hint: never faults). Non-temporal: a
+/// decode step streams every weight once, and lines that skip the outer caches leave the
+/// recurrent state (19 MB on mamba2-130m) there between steps (end to end 2–6 % faster than
+/// an L2 hint in interleaved runs; matvec alone unchanged).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 pub(crate) fn prefetch(p: *const u8, ahead: usize) {
-    _mm_prefetch::<_MM_HINT_T1>(p.wrapping_add(ahead).cast());
+    _mm_prefetch::<_MM_HINT_NTA>(p.wrapping_add(ahead).cast());
 }
 
 /// Horizontal sums of four vectors: `[Σa, Σb, Σc, Σd]`.
