@@ -16,8 +16,15 @@
 //   3 wq     one shard of W, repacked: quant plane at 0, f16 scale plane at scale_off (words)
 //   4 nw     NORM: the norm weight [cols] (a dummy when has_nw = 0)
 //   5 sp     the softplus bias of rows [sp_lo, sp_hi) (a dummy when sp_on = 0)
+//   CONV only (an adapter with ≥ 7 storage buffers per stage):
+//   6 cstate the conv state [cv_hi − cv_lo, cv_k] of the rows [cv_lo, cv_hi), read_write
+//   7 cw     the conv weight [cv_hi − cv_lo, cv_k]
+//   8 cb     the conv bias [cv_hi − cv_lo] (a dummy when cv_has_b = 0)
 // Variants: Q8_0 / Q4_0, optional NORM or NORM + GATED (see matvec.wgsl); MR1: one row per lane
 // group instead of two (8 rows per workgroup: twice the workgroups for matrices of few rows).
+// CONV: the rows [cv_lo, cv_hi) also take conv1d_silu.wgsl's one-token step (channel
+// row − cv_lo) into the view cy: the thread that finishes a row is the only one touching that
+// channel's state, so the step needs no dispatch of its own (Mamba-2's in_proj → conv).
 // Grid: x·y = ceil(rows / RPW) row blocks.
 
 struct Params {
@@ -31,12 +38,39 @@ struct Params {
     a_off: u32, a_stride: u32, a_mode: u32, sp_lo: u32,
     o_off: u32, o_stride: u32, o_mode: u32, sp_hi: u32,
     sp_min_on: u32, sp_min: f32, n_on: u32, _p1: u32,
+    cv_lo: u32, cv_hi: u32, cv_k: u32, cv_has_b: u32,
+    cy_off: u32, cy_stride: u32, cy_mode: u32, _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(3) var<storage, read> wq: array<vec4<u32>>;
 @group(0) @binding(4) var<storage, read> nw: array<f32>;
 @group(0) @binding(5) var<storage, read> sp: array<f32>;
+#if CONV
+@group(0) @binding(6) var<storage, read_write> cstate: array<f32>;
+@group(0) @binding(7) var<storage, read> cw: array<f32>;
+@group(0) @binding(8) var<storage, read> cb: array<f32>;
+
+// One causal conv step of channel c with the new input v (state oldest first; the same sum
+// order as conv1d_silu.wgsl), then SiLU into cy.
+fn conv_step(c: u32, v: f32) {
+    let k = p.cv_k;
+    let so = c * k;
+    var acc = 0.0;
+    for (var j = 0u; j + 1u < k; j++) {
+        let s1 = cstate[so + j + 1u];
+        acc += s1 * cw[so + j];
+        cstate[so + j] = s1;
+    }
+    acc += v * cw[so + k - 1u];
+    cstate[so + k - 1u] = v;
+    var bias = 0.0;
+    if p.cv_has_b != 0u {
+        bias = cb[c];
+    }
+    arena[row_at(p.cy_off, p.cy_stride, p.cy_mode, 0u) + c] = silu(acc + bias);
+}
+#endif
 
 const LANES: u32 = 32u; // lanes per row group (the chunk layout's width, not the subgroup's)
 const GROUPS: u32 = WG / LANES;
@@ -280,6 +314,11 @@ fn main(ids: Ids) {
             }
         }
         arena[yi] = v;
+#if CONV
+        if row >= p.cv_lo && row < p.cv_hi {
+            conv_step(row - p.cv_lo, v);
+        }
+#endif
         if p.has_add != 0u {
             let ai = row_at(p.a_off, p.a_stride, p.a_mode, 0u) + row;
             let oi = row_at(p.o_off, p.o_stride, p.o_mode, 0u) + row;

@@ -9,7 +9,7 @@ use gpu_common::{Harness, Rng, close, contexts, dense, step};
 use weft_kernels::GgmlType;
 use weft_kernels::cpu::matvec::{WeightView, dequantize_row_into, matvec};
 use weft_kernels::cpu::{act, norm};
-use weft_kernels::gpu::ops::{Epilogue, FusedNorm};
+use weft_kernels::gpu::ops::{ConvEpilogue, Epilogue, FusedNorm};
 use weft_kernels::gpu::repack::{GpuType, layout};
 use weft_kernels::gpu::{GpuMatrix, Rows, View, ops};
 use weft_kernels::quant::quantize;
@@ -173,6 +173,7 @@ fn fused_matvec_matches_the_cpu_op_chain() {
                 let epi = Epilogue {
                     softplus: Some((sp_lo, sp_len, Some(bb.clone()), Some(0.01))),
                     add: Some((dense(ao, rows), dense(oo, rows))),
+                    conv: None,
                 };
                 h.run(step(tokens, 0), |rec| {
                     ops::matvec_fused(
@@ -230,6 +231,84 @@ fn fused_matvec_matches_the_cpu_op_chain() {
                         1e-5,
                     );
                 }
+            }
+        }
+    }
+}
+
+/// The conv step fused behind a one-token matvec (matvec1's CONV: Mamba-2's in_proj → conv)
+/// against the same matvec and conv1d_silu as two dispatches, over three steps so the state
+/// carries: the same outputs (the conv sums in the same order) and the same state (a shift,
+/// exact). Softplus rows sit beside the conv rows; both row forms (MR1 under 4096 rows).
+#[test]
+fn conv_epilogue_matches_matvec_then_conv() {
+    for ctx in contexts().iter().filter(|c| c.storage_buffers() >= 7) {
+        for (ty, rows, with_bias) in [
+            (GgmlType::Q8_0, 70, true),
+            (GgmlType::Q4_0, 70, false),
+            (GgmlType::Q8_0, 4200, false),
+            (GgmlType::Q4_0, 4104, true),
+        ] {
+            let (cols, k, steps) = (256, 4, 3);
+            let (lo, ch) = (rows / 4, rows / 2);
+            let (sp_lo, sp_len) = (rows - 5, 5);
+            let mut r = Rng::new(rows as u64 + with_bias as u64);
+            let bytes = encode(ty, &r.vec(rows * cols));
+            let w = WeightView::new(ty, &bytes, rows, cols).unwrap();
+            let gw = GpuMatrix::upload(ctx, "w", &[w]).unwrap();
+            let (cw, cb, s0) = (r.vec(ch * k), r.vec(ch), r.vec(ch * k));
+            // Arena: x | y (fused) | conv y (fused) | y (two dispatches) | conv y (two).
+            let (yo, co) = (cols, cols + rows);
+            let (y2o, c2o) = (cols + rows + ch, cols + 2 * rows + ch);
+            let mut h = Harness::new(ctx, c2o + ch, 1);
+            let (sa, sb) = (h.buffer(&s0), h.buffer(&s0));
+            let (wb, bb) = (h.buffer(&cw), h.buffer(&cb));
+            let b = with_bias.then(|| bb.clone());
+            let sp = || Some((sp_lo, sp_len, None, Some(0.01)));
+            for t in 0..steps {
+                h.put(0, &r.vec(cols));
+                let conv = ConvEpilogue {
+                    lo,
+                    y: dense(co, ch),
+                    state: sa.clone(),
+                    w: wb.clone(),
+                    b: b.clone(),
+                    k,
+                };
+                let epi = Epilogue {
+                    softplus: sp(),
+                    add: None,
+                    conv: Some(conv),
+                };
+                h.run(step(1, t), |rec| {
+                    ops::matvec_fused(rec, &gw, dense(0, cols), dense(yo, rows), None, &epi)
+                });
+                let plain = Epilogue {
+                    softplus: sp(),
+                    ..Default::default()
+                };
+                h.run(step(1, t), |rec| {
+                    ops::matvec_fused(rec, &gw, dense(0, cols), dense(y2o, rows), None, &plain)?;
+                    ops::conv1d_silu(
+                        rec,
+                        dense(y2o + lo, ch),
+                        dense(c2o, ch),
+                        &sb,
+                        &wb,
+                        b.as_ref(),
+                        k,
+                    )
+                });
+                let what = format!("{ty} {rows} rows bias={with_bias} step {t} {:?}", ctx.tier);
+                assert_eq!(h.get(yo, rows), h.get(y2o, rows), "{what}: y");
+                close(
+                    &format!("{what}: conv"),
+                    &h.get(co, ch),
+                    &h.get(c2o, ch),
+                    1e-6,
+                    1e-7,
+                );
+                assert_eq!(h.read(&sa), h.read(&sb), "{what}: conv state");
             }
         }
     }

@@ -82,6 +82,8 @@ pub fn required_limits(adapter: &Limits) -> Limits {
     let need = Limits {
         max_storage_buffer_binding_size: 1 << 31,
         max_buffer_size: 1 << 40,
+        // Seven where the adapter has them: matvec1's fused conv epilogue (else four).
+        max_storage_buffers_per_shader_stage: 7,
         ..Limits::downlevel_defaults()
     };
     need.or_worse_values_from(adapter)
@@ -131,7 +133,10 @@ impl GpuContext {
             Tier::Subgroups { .. } => Features::SUBGROUP,
             Tier::Base => Features::empty(),
         };
-        let limits = required_limits(&adapter.limits());
+        let mut limits = required_limits(&adapter.limits());
+        if opts.force_base_tier {
+            limits.max_storage_buffers_per_shader_stage = 4;
+        }
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("weft"),
             required_features: features,
@@ -153,6 +158,11 @@ impl GpuContext {
         self.limits
             .max_storage_buffer_binding_size
             .min(self.limits.max_buffer_size)
+    }
+
+    /// Storage buffers one kernel may bind (4 on downlevel adapters and the forced base tier).
+    pub fn storage_buffers(&self) -> u32 {
+        self.limits.max_storage_buffers_per_shader_stage
     }
 
     /// Offset alignment of storage bindings (256 on every downlevel adapter).

@@ -197,7 +197,7 @@ impl Pipelines {
             buffer(1, wgpu::BufferBindingType::Uniform),
             buffer(2, storage(false)),
         ];
-        for (i, a) in kernel.storage().iter().enumerate() {
+        for (i, a) in kernel.storage_of(defines).iter().enumerate() {
             entries.push(buffer(3 + i as u32, storage(*a == Access::Read)));
         }
         let bgl = dev.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -370,11 +370,11 @@ impl<'a> Recorder<'a> {
         groups: [u32; 3],
     ) -> Result<(), GpuError> {
         ensure!(
-            binds.len() == kernel.storage().len(),
+            binds.len() == kernel.storage_of(defines).len(),
             "{}: {} bindings, {} expected",
             kernel.file(),
             binds.len(),
-            kernel.storage().len()
+            kernel.storage_of(defines).len()
         );
         let max = self.ctx.max_binding();
         for b in &binds {

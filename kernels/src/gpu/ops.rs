@@ -99,11 +99,28 @@ pub struct FusedNorm {
 }
 
 /// The epilogue fused behind a matvec: `softplus` = (first row, rows, bias, min): those rows of
-/// y become max(softplus(y + bias), min); `add` = (a, o): o = a + y.
+/// y become max(softplus(y + bias), min); `add` = (a, o): o = a + y; `conv`: a causal conv
+/// step of some rows (one-token Q8_0 / Q4_0 matvecs only).
 #[derive(Clone, Debug, Default)]
 pub struct Epilogue {
     pub softplus: Option<(usize, usize, Option<Bind>, Option<f32>)>,
     pub add: Option<(View, View)>,
+    pub conv: Option<ConvEpilogue>,
+}
+
+/// [`conv1d_silu`]'s one-token step on rows `lo .. lo + y.width` of a matvec's output (channel
+/// c = row − lo), written to `y`; `state` is `[channels, k]`, `w` likewise, `b` `[channels]`.
+/// Needs an adapter with 7 storage buffers per kernel ([`GpuContext::storage_buffers`]).
+///
+/// [`GpuContext::storage_buffers`]: super::GpuContext::storage_buffers
+#[derive(Clone, Debug)]
+pub struct ConvEpilogue {
+    pub lo: usize,
+    pub y: View,
+    pub state: Bind,
+    pub w: Bind,
+    pub b: Option<Bind>,
+    pub k: usize,
 }
 
 /// `y = W·norm(x)` and the epilogue, in one dispatch per shard (see [`FusedNorm`], [`Epilogue`]).
@@ -145,6 +162,26 @@ pub fn matvec_fused(
         same_rows("matvec add", &y, a)?;
         same_rows("matvec add", &y, o)?;
     }
+    if let Some(c) = &epi.conv {
+        let ch = c.y.width;
+        ensure!(c.lo + ch <= w.rows, "conv rows {}+{ch} of {}", c.lo, w.rows);
+        r.check_view("fused conv y", &c.y, ch)?;
+        ensure!(
+            (1..=8).contains(&c.k),
+            "conv: kernel width {} (1..=8 supported)",
+            c.k
+        );
+        floats("conv state", &c.state, ch * c.k)?;
+        floats("conv weight", &c.w, ch * c.k)?;
+        if let Some(b) = &c.b {
+            floats("conv bias", b, ch)?;
+        }
+        ensure!(
+            r.ctx.storage_buffers() >= 7,
+            "a fused conv needs 7 storage buffers per kernel, the adapter has {}",
+            r.ctx.storage_buffers()
+        );
+    }
     matvec_impl(r, w, x, y, false, None, norm, epi)
 }
 
@@ -167,6 +204,10 @@ fn matvec_impl(
     let one = tokens(r, &x) == 1;
     // A one-token quantized matvec has a kernel of its own (x̂ staged once per workgroup).
     let staged = one && route.is_none() && matches!(w.ty, GpuType::Q8_0 | GpuType::Q4_0);
+    ensure!(
+        staged || epi.conv.is_none(),
+        "a fused conv needs the one-token Q8_0 / Q4_0 matvec"
+    );
     let kernel = if staged {
         Kernel::MatVec1
     } else {
@@ -195,6 +236,9 @@ fn matvec_impl(
     let (a, o) = epi.add.unwrap_or((none, none));
     let [ao, as_, am] = w3(&a);
     let [oo, os, om] = w3(&o);
+    let conv = epi.conv.as_ref();
+    let [cyo, cys, cym] = w3(conv.map_or(&none, |c| &c.y));
+    let (cv_lo, cv_hi) = conv.map_or((0, 0), |c| (c.lo, c.lo + c.y.width));
     for s in &w.shards {
         let few = staged && s.rows.len() < MATVEC1_FEW_ROWS;
         let rpw = match (staged, few) {
@@ -250,13 +294,29 @@ fn matvec_impl(
             sp_min.unwrap_or(0.0).to_bits(),
             n_out.is_some() as u32,
             0,
+            cv_lo as u32,
+            cv_hi as u32,
+            conv.map_or(0, |c| c.k as u32),
+            conv.is_some_and(|c| c.b.is_some()) as u32,
+            cyo,
+            cys,
+            cym,
+            0,
         ];
         let g = grid(s.rows.len().div_ceil(rpw), tokens(r, &x).div_ceil(tt));
-        let binds = vec![
+        let mut binds = vec![
             Bind::whole(&s.buffer),
             nw.clone().unwrap_or_else(|| r.dummy()),
             sp_b.clone().unwrap_or_else(|| r.dummy()),
         ];
+        if let Some(c) = conv {
+            defines.push("CONV");
+            binds.extend([
+                c.state.clone(),
+                c.w.clone(),
+                c.b.clone().unwrap_or_else(|| r.dummy()),
+            ]);
+        }
         r.push(kernel, &defines, &p, binds, g)?;
     }
     Ok(())

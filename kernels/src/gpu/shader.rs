@@ -154,8 +154,18 @@ impl Kernel {
 
     /// Access of the kernel-specific storage bindings 3, 4, …
     pub fn storage(self) -> &'static [Access] {
+        self.storage_of(&[])
+    }
+
+    /// [`Kernel::storage`] of one variant: matvec1's `CONV` binds the conv state, weight and
+    /// bias too (seven storage buffers in all, beyond the downlevel four: only recorded where
+    /// the adapter has them, see [`GpuContext::storage_buffers`](super::GpuContext)).
+    pub fn storage_of(self, defines: &[&str]) -> &'static [Access] {
         use Access::*;
         match self {
+            Kernel::MatVec1 if defines.contains(&"CONV") => {
+                &[Read, Read, Read, ReadWrite, Read, Read]
+            }
             Kernel::MatVec | Kernel::MatVec1 => &[Read, Read, Read],
             Kernel::Embed => &[Read, Read],
             Kernel::RmsNorm | Kernel::GatedRmsNorm | Kernel::Softplus | Kernel::AddBias => &[Read],
@@ -189,6 +199,15 @@ impl Kernel {
                     let mut one_row = v.clone();
                     one_row.push("MR1");
                     [v, one_row]
+                })
+                .flat_map(|v| {
+                    let mut conv = v.clone();
+                    conv.push("CONV");
+                    if v.contains(&"GATED") {
+                        vec![v]
+                    } else {
+                        vec![v, conv]
+                    }
                 })
                 .collect(),
             Kernel::Embed => WEIGHT_TYPES.iter().map(|t| vec![*t]).collect(),

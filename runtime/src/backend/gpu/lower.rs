@@ -8,14 +8,17 @@
 //!   where the matvec sees one token (decode lists, a prefill's last row);
 //! - a `MatMul` followed by `Add`/`AddInPlace` of its output: the sum is the epilogue;
 //! - a `MatMul` and a later `Softplus` over some of its output's columns, when no op in between
-//!   touches those columns: the softplus is the epilogue of those rows.
+//!   touches those columns: the softplus is the epilogue of those rows;
+//! - a one-token `MatMul` and a later `Conv1dSilu` over some of its output's columns (Mamba-2's
+//!   in_proj → conv), where the adapter has 7 storage buffers per kernel: the thread finishing
+//!   each of those rows takes its channel's conv step (one dispatch fewer per layer).
 //!
 //! A pattern is fused only when the fused kernel's writes overlap none of the ranges other
 //! workgroups of the same dispatch read (else the ops are lowered one by one).
 
 use std::collections::HashMap;
 
-use weft_kernels::gpu::ops::{self, AttnShape, Epilogue, FusedNorm, Glu, ScanViews};
+use weft_kernels::gpu::ops::{self, AttnShape, ConvEpilogue, Epilogue, FusedNorm, Glu, ScanViews};
 use weft_kernels::gpu::repack::GpuType;
 use weft_kernels::gpu::{Bind, GpuError, GpuMatrix, Recorder, VecRef, VectorPool, View};
 
@@ -114,7 +117,11 @@ struct Fused {
     norm: Option<Prologue>,
     softplus: Option<(usize, usize, Option<WeightId>, Option<f32>)>,
     add: Option<(Buf, Buf)>,
+    conv: Option<FusedConv>,
 }
+
+/// A conv step fused behind a matvec: (first row, output, weight, bias, state).
+type FusedConv = (usize, Buf, WeightId, Option<WeightId>, StateRange);
 
 /// The fusion starting at op `i`, if any (see the module comment).
 fn fuse_at(
@@ -122,6 +129,7 @@ fn fuse_at(
     i: usize,
     max_rows: usize,
     gated_ok: impl Fn(WeightId) -> bool,
+    conv_ok: bool,
 ) -> Option<Fused> {
     let ov = |a: &Buf, b: &Buf| overlap(a, b, max_rows);
     // Prologue.
@@ -158,6 +166,7 @@ fn fuse_at(
         norm: None,
         softplus: None,
         add: None,
+        conv: None,
     };
     // Ranges other workgroups read while this one writes.
     let mut reads = vec![*mx];
@@ -196,14 +205,50 @@ fn fuse_at(
         }
         return Some(f);
     }
+    let inside = |d: &Buf| {
+        d.rows == y.rows
+            && d.stride == y.stride
+            && d.off >= y.off
+            && d.off + d.width <= y.off + y.width
+    };
     for k in m + 1..ops.len().min(m + 5) {
         if let Op::Softplus { x: d, bias, min } = &ops[k] {
-            let inside = d.rows == y.rows
-                && d.stride == y.stride
-                && d.off >= y.off
-                && d.off + d.width <= y.off + y.width;
-            if inside && !ops[m + 1..k].iter().any(|o| touches(o, d, max_rows)) {
+            if inside(d) && !ops[m + 1..k].iter().any(|o| touches(o, d, max_rows)) {
                 f.softplus = Some((d.off - y.off, d.width, *bias, *min));
+                f.ops.push(k);
+            }
+            break;
+        }
+    }
+    // A conv step over some of y's columns: only one-token lists (matvec1), where no op in
+    // between touches its input or output, and its output overlaps nothing this dispatch
+    // reads or writes besides.
+    if !(conv_ok && max_rows == 1 && gated_ok(*w)) {
+        return Some(f);
+    }
+    for k in m + 1..ops.len().min(m + 6) {
+        if let Op::Conv1dSilu {
+            x: cx,
+            y: cy,
+            w: cw,
+            b: cb,
+            state,
+        } = &ops[k]
+        {
+            let lo = cx.off.wrapping_sub(y.off);
+            let sp_clash = f
+                .softplus
+                .is_some_and(|(s, len, ..)| s < lo + cx.width && lo < s + len);
+            let between = (m + 1..k)
+                .filter(|j| !f.ops.contains(j))
+                .any(|j| touches(&ops[j], cx, max_rows) || touches(&ops[j], cy, max_rows));
+            let writes = [Some(*y), f.norm.and_then(|n| n.3)];
+            let clash = reads
+                .iter()
+                .chain(writes.iter().flatten())
+                .any(|b| ov(b, cy));
+            if inside(cx) && !sp_clash && !between && !clash {
+                f.conv = Some((lo, *cy, *cw, *cb, *state));
                 f.ops.push(k);
             }
             break;
@@ -222,13 +267,16 @@ impl Resources {
     ) -> Result<(), GpuError> {
         // WEFT_GPU_NOFUSE=1: one dispatch per op (to measure what fusion buys).
         let fuse = std::env::var_os("WEFT_GPU_NOFUSE").is_none_or(|v| v == "0");
+        let conv_ok = r.ctx.storage_buffers() >= 7;
         let mut done = vec![false; ops.len()];
         for i in 0..ops.len() {
             if done[i] {
                 continue;
             }
             let gated_ok = |w: WeightId| gated_fusable(self.mat(w));
-            let fused = fuse.then(|| fuse_at(ops, i, max_rows, gated_ok)).flatten();
+            let fused = fuse
+                .then(|| fuse_at(ops, i, max_rows, gated_ok, conv_ok))
+                .flatten();
             match fused.filter(|f| f.ops.len() > 1) {
                 Some(f) => {
                     self.lower_fused(r, &f)?;
@@ -255,6 +303,17 @@ impl Resources {
                 .softplus
                 .map(|(lo, len, b, min)| (lo, len, b.map(|b| self.vec(b)), min)),
             add: f.add.map(|(a, o)| (view(&a), view(&o))),
+            conv: f.conv.as_ref().map(|(lo, cy, w, b, state)| {
+                let st = self.state(state);
+                ConvEpilogue {
+                    lo: *lo,
+                    y: view(cy),
+                    k: state.len / cy.width.max(1),
+                    state: st,
+                    w: self.vec(*w),
+                    b: b.map(|b| self.vec(b)),
+                }
+            }),
         };
         ops::matvec_fused(
             r,
