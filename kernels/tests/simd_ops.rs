@@ -236,32 +236,29 @@ fn mamba2_scan_equals_steps_bit_for_bit() {
                 }
                 let (mut s, mut got) = (s0.clone(), vec![0.0; t * p]);
                 let mut scratch = vec![0.0; t * (n + 1)];
-                ssm_scan_mamba2_head_on(
-                    path,
-                    &mut s,
-                    Strided {
+                let head = Mamba2Head {
+                    x: Strided {
                         data: &x[1..],
                         stride: sx,
                     },
-                    Strided {
+                    dt: Strided {
                         data: &dt,
                         stride: sd,
                     },
-                    a,
-                    Strided {
+                    b: Strided {
                         data: &bc,
                         stride: sb,
                     },
-                    Strided {
+                    c: Strided {
                         data: &bc[n + 2..],
                         stride: sb,
                     },
+                    a,
                     d,
                     p,
                     t,
-                    &mut scratch,
-                    &mut got,
-                );
+                };
+                ssm_scan_mamba2_head_on(path, &mut s, head, &mut scratch, &mut got);
                 assert_eq!(bits(&s), bits(&s_ref), "{path} p={p} n={n} t={t}: state");
                 assert_eq!(bits(&got), bits(&want), "{path} p={p} n={n} t={t}: y");
             }

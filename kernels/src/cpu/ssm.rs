@@ -230,48 +230,55 @@ impl<'a> Strided<'a> {
     }
 }
 
-/// Mamba-2 prefill: one head over `t` tokens, exactly `t` [`ssm_step_mamba2_heads`] steps of
-/// that head (same state bits; on the AVX-512 path with `N % 16 == 0` also the same `y` bits as
-/// the AVX2 step). Row `i` of `x` holds the head's `P` inputs, of `dt` its dt (element 0), of
-/// `b`/`c` its group's `N` values; `a`, `d` are the head's. `state` is the head's `[P, N]`, `y`
-/// gets `[t, P]` row-major. `scratch` needs `t · (N + 1)` floats (dt·B and exp(dt·a) per token).
+/// One Mamba-2 head's inputs over `t` tokens: row `i` of `x` holds the head's `p` inputs, of
+/// `dt` its dt (element 0), of `b`/`c` its group's `N` values; `a`, `d` are the head's.
+#[derive(Clone, Copy, Debug)]
+pub struct Mamba2Head<'a> {
+    pub x: Strided<'a>,
+    pub dt: Strided<'a>,
+    pub b: Strided<'a>,
+    pub c: Strided<'a>,
+    pub a: f32,
+    pub d: f32,
+    pub p: usize,
+    pub t: usize,
+}
+
+/// Mamba-2 prefill: one head over `head.t` tokens, exactly `t` [`ssm_step_mamba2_heads`] steps
+/// of that head (same state bits; on the AVX-512 path with `N % 16 == 0` also the same `y` bits
+/// as the AVX2 step). `state` is the head's `[P, N]`, `y` gets `[t, P]` row-major. `scratch`
+/// needs `t · (N + 1)` floats (dt·B and exp(dt·a) per token).
 ///
 /// The SIMD path keeps one state row in registers across all tokens (the per-token step reads
 /// and writes the whole state once per token).
-#[allow(clippy::too_many_arguments)]
 pub fn ssm_scan_mamba2_head(
     state: &mut [f32],
-    x: Strided,
-    dt: Strided,
-    a: f32,
-    b: Strided,
-    c: Strided,
-    d: f32,
-    p: usize,
-    t: usize,
+    head: Mamba2Head,
     scratch: &mut [f32],
     y: &mut [f32],
 ) {
-    ssm_scan_mamba2_head_on(selected_path(), state, x, dt, a, b, c, d, p, t, scratch, y);
+    ssm_scan_mamba2_head_on(selected_path(), state, head, scratch, y);
 }
 
 /// [`ssm_scan_mamba2_head`] on a given path (`Path::Scalar`: the scalar step per token, the
 /// reference).
-#[allow(clippy::too_many_arguments)]
 pub fn ssm_scan_mamba2_head_on(
     path: Path,
     state: &mut [f32],
-    x: Strided,
-    dt: Strided,
-    a: f32,
-    b: Strided,
-    c: Strided,
-    d: f32,
-    p: usize,
-    t: usize,
+    head: Mamba2Head,
     scratch: &mut [f32],
     y: &mut [f32],
 ) {
+    let Mamba2Head {
+        x,
+        dt,
+        b,
+        c,
+        a,
+        d,
+        p,
+        t,
+    } = head;
     assert!(path.is_supported(), "path {path} not supported by this CPU");
     assert!(
         p > 0 && state.len().is_multiple_of(p),
@@ -289,7 +296,7 @@ pub fn ssm_scan_mamba2_head_on(
         "ssm_scan_mamba2: scratch length"
     );
     #[cfg(target_arch = "x86_64")]
-    if super::x86::ssm_scan_mamba2(path, state, x, dt, a, b, c, d, p, t, scratch, y) {
+    if super::x86::ssm_scan_mamba2(path, state, head, scratch, y) {
         return;
     }
     let _ = scratch;
@@ -519,31 +526,29 @@ mod bench {
         let mut best = f64::MAX;
         for _ in 0..50 {
             let s = std::time::Instant::now();
-            ssm_scan_mamba2_head(
-                &mut state,
-                Strided {
+            let head = Mamba2Head {
+                x: Strided {
                     data: &x,
                     stride: p,
                 },
-                Strided {
+                dt: Strided {
                     data: &dt,
                     stride: 1,
                 },
-                -1.0,
-                Strided {
+                b: Strided {
                     data: &b,
                     stride: n,
                 },
-                Strided {
+                c: Strided {
                     data: &c,
                     stride: n,
                 },
-                0.5,
+                a: -1.0,
+                d: 0.5,
                 p,
                 t,
-                &mut scratch,
-                &mut y,
-            );
+            };
+            ssm_scan_mamba2_head(&mut state, head, &mut scratch, &mut y);
             best = best.min(s.elapsed().as_secs_f64());
         }
         eprintln!(

@@ -576,19 +576,17 @@ impl CpuBackend {
                             let grp = h / (heads / groups);
                             // SAFETY: head ranges of different threads are disjoint.
                             let st = unsafe { ss.get(h * p * ns..(h + 1) * p * ns) };
-                            ssm::ssm_scan_mamba2_head(
-                                st,
-                                view(xs, h * p, &x),
-                                view(dts, h, &dt),
-                                a[h],
-                                view(bs, grp * ns, &b),
-                                view(cs, grp * ns, &c),
-                                d[h],
+                            let head = ssm::Mamba2Head {
+                                x: view(xs, h * p, &x),
+                                dt: view(dts, h, &dt),
+                                b: view(bs, grp * ns, &b),
+                                c: view(cs, grp * ns, &c),
+                                a: a[h],
+                                d: d[h],
                                 p,
-                                rows,
-                                sc,
-                                yh,
-                            );
+                                t: rows,
+                            };
+                            ssm::ssm_scan_mamba2_head(st, head, sc, yh);
                             for r in 0..rows {
                                 let yr = y.row(r, n).start - y0;
                                 // SAFETY: as above (the head's columns of every row).

@@ -13,7 +13,7 @@ pub(crate) mod ops;
 
 use super::dispatch::Path;
 use super::rows::{Dot4F, Dot4Q};
-use super::ssm::Strided;
+use super::ssm::Mamba2Head;
 use crate::dtype::GgmlType;
 
 /// Proof of AVX2 + FMA + F16C.
@@ -93,23 +93,14 @@ pub(crate) fn dot4_q8act(path: Path, ty: GgmlType) -> Option<Dot4Q> {
 
 /// Mamba-2 prefill scan of one head (see [`crate::cpu::ssm::ssm_scan_mamba2_head`]); `false`
 /// where the path or the state size has no kernel (shapes validated by the caller).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn ssm_scan_mamba2(
     path: Path,
     state: &mut [f32],
-    x: Strided,
-    dt: Strided,
-    a: f32,
-    b: Strided,
-    c: Strided,
-    d: f32,
-    p: usize,
-    t: usize,
+    head: Mamba2Head,
     scratch: &mut [f32],
     y: &mut [f32],
 ) -> bool {
-    avx512_of(path)
-        .is_some_and(|tk| avx512::ssm_scan_mamba2(tk, state, x, dt, a, b, c, d, p, t, scratch, y))
+    avx512_of(path).is_some_and(|tk| avx512::ssm_scan_mamba2(tk, state, head, scratch, y))
 }
 
 /// Quantize `x` into Q8 blocks with SIMD; `false` if the path has no quantizer.

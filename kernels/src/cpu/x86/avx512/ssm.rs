@@ -7,27 +7,29 @@
 use std::arch::x86_64::*;
 
 use super::Avx512;
-use crate::cpu::ssm::Strided;
+use crate::cpu::ssm::{Mamba2Head, Strided};
 
 /// Tokens per block: their dt·B and C rows (2 · 32 · N floats) stay in L1 across the rows.
 const TB: usize = 32;
 
 /// `false` for state sizes without a kernel (N not 16, 32, 64, 128 or 256).
-#[allow(clippy::too_many_arguments)]
 pub(in crate::cpu::x86) fn ssm_scan_mamba2(
     _: Avx512,
     state: &mut [f32],
-    x: Strided,
-    dt: Strided,
-    a: f32,
-    b: Strided,
-    c: Strided,
-    d: f32,
-    p: usize,
-    t: usize,
+    head: Mamba2Head,
     scratch: &mut [f32],
     y: &mut [f32],
 ) -> bool {
+    let Mamba2Head {
+        x,
+        dt,
+        b,
+        c,
+        a,
+        d,
+        p,
+        t,
+    } = head;
     let n = state.len() / p;
     if !matches!(n, 16 | 32 | 64 | 128 | 256) {
         return false;
