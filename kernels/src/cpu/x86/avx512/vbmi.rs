@@ -50,8 +50,8 @@ fn idx(t: &[u8; 64]) -> __m512i {
     unsafe { _mm512_loadu_si512(t.as_ptr().cast()) }
 }
 
-/// The `k`-th group of a row as the two permute sources: bytes `0..64` and `tail..tail + 16`
-/// (both inside the group's `len` bytes, so nothing past the row is read).
+/// The group of blocks at `p` as the two permute sources: its bytes `0..64` and
+/// `tail..tail + 16` (both inside the group, so nothing past the row is read).
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn group(p: *const u8, tail: usize) -> (__m512i, __m512i) {
