@@ -45,6 +45,41 @@ fn rope_both_layouts_match_cpu_at_large_positions() {
     }
 }
 
+/// A query and a key rotated in one dispatch (`rope2`) equal two `rope` dispatches, for
+/// different head counts, a one-row key beside a per-token query, both layouts.
+#[test]
+fn rope_pair_equals_two_ropes() {
+    for ctx in contexts() {
+        let (hq, hk, hd, n, pos0) = (5, 2, 48, 3, 123);
+        let mut r = Rng::new(2);
+        let (q, k) = (r.vec(n * hq * hd), r.vec(hk * hd));
+        let inv: Vec<f32> = (0..hd / 2)
+            .map(|i| rope::rope_inv_freq(i, hd, 500_000.0))
+            .collect();
+        for neox in [true, false] {
+            // Arena: q | k (paired) | q | k (one by one); k is a single-row view.
+            let (qo, ko) = (0, n * hq * hd);
+            let (q2o, k2o) = (ko + hk * hd, ko + hk * hd + n * hq * hd);
+            let mut h = Harness::new(ctx, k2o + hk * hd, n);
+            for (a, b) in [(qo, ko), (q2o, k2o)] {
+                h.put(a, &q);
+                h.put(b, &k);
+            }
+            let ib = h.buffer(&inv);
+            let kv = |o| View::one(o, hk * hd);
+            h.run(step(n, pos0), |rec| {
+                ops::rope2(rec, (dense(qo, hq * hd), hq), (kv(ko), hk), hd, &ib, neox)?;
+                ops::rope(rec, dense(q2o, hq * hd), hq, hd, &ib, neox)?;
+                ops::rope(rec, kv(k2o), hk, hd, &ib, neox)
+            });
+            let what = format!("rope2 neox={neox} {:?}", ctx.tier);
+            assert_eq!(h.get(qo, n * hq * hd), h.get(q2o, n * hq * hd), "{what}: q");
+            assert_eq!(h.get(ko, hk * hd), h.get(k2o, hk * hd), "{what}: k");
+            assert_ne!(h.get(ko, hk * hd), k, "{what}: k rotated");
+        }
+    }
+}
+
 /// The CPU side: a StreamingLLM ring (sinks + window) as the runtime keeps it.
 struct Ring {
     sinks: usize,

@@ -177,6 +177,48 @@ fn softplus_glu_and_elementwise_match_cpu() {
     }
 }
 
+/// Two copies in one dispatch (`copy2`, a concatenation's halves): each destination gets its
+/// source, per token, with different widths and a one-row source beside a per-token one.
+#[test]
+fn copy_pair_copies_both() {
+    for ctx in contexts() {
+        let (a, b, n) = (300, 70, 2);
+        let mut r = Rng::new(4);
+        let (xa, xb) = (r.vec(n * a), r.vec(b));
+        // Arena: xa [n, a] | xb [b] | y [n, a + b] (the concatenation).
+        let (yo, w) = (n * a + b, a + b);
+        let mut h = Harness::new(ctx, yo + n * w, n);
+        h.put(0, &xa);
+        h.put(n * a, &xb);
+        let strided = |off, width| View {
+            off,
+            stride: w,
+            width,
+            rows: Rows::All,
+        };
+        h.run(step(n, 0), |rec| {
+            ops::copy2(
+                rec,
+                (dense(0, a), strided(yo, a)),
+                (View::one(n * a, b), strided(yo + a, b)),
+            )
+        });
+        let got = h.get(yo, n * w);
+        for t in 0..n {
+            assert_eq!(
+                got[t * w..t * w + a],
+                xa[t * a..(t + 1) * a],
+                "first half, token {t}"
+            );
+            assert_eq!(
+                got[t * w + a..(t + 1) * w],
+                xb[..],
+                "second half, token {t}"
+            );
+        }
+    }
+}
+
 #[test]
 fn mamba1_scan_matches_cpu_over_rows() {
     for ctx in contexts() {

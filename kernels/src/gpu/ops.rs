@@ -722,21 +722,42 @@ pub fn add_bias(r: &mut Recorder, y: View, b: &Bind) -> Result<(), GpuError> {
 /// y = x.
 pub fn copy(r: &mut Recorder, x: View, y: View) -> Result<(), GpuError> {
     r.check_view("copy x", &x, y.width)?;
-    copy_impl(r, x, y, false)
+    copy_impl(r, [(x, y), (y, y)], 1, false)
+}
+
+/// y = x and y2 = x2 in one dispatch: for two copies the caller knows to be independent
+/// (neither reads what the other writes), e.g. the two halves of a concatenation.
+pub fn copy2(r: &mut Recorder, a: (View, View), b: (View, View)) -> Result<(), GpuError> {
+    r.check_view("copy x", &a.0, a.1.width)?;
+    r.check_view("copy x", &b.0, b.1.width)?;
+    copy_impl(r, [a, b], 2, false)
 }
 
 /// y = 0.
 pub fn zero(r: &mut Recorder, y: View) -> Result<(), GpuError> {
-    copy_impl(r, y, y, true)
+    copy_impl(r, [(y, y), (y, y)], 1, true)
 }
 
-fn copy_impl(r: &mut Recorder, x: View, y: View, zero: bool) -> Result<(), GpuError> {
-    let len = y.width;
-    r.check_view("copy y", &y, len)?;
-    let [xo, xs, xm] = w3(&x);
-    let [yo, ys, ym] = w3(&y);
-    let p = [xo, xs, xm, len as u32, yo, ys, ym, zero as u32];
-    let g = grid(len.div_ceil(WG), tokens(r, &y));
+/// The first `n` of `pairs` (x, y) in one dispatch (copy.wgsl's two parameter sets).
+fn copy_impl(
+    r: &mut Recorder,
+    pairs: [(View, View); 2],
+    n: usize,
+    zero: bool,
+) -> Result<(), GpuError> {
+    let mut p = [0u32; 16];
+    let mut items = 0;
+    let mut rows = 1;
+    for (i, (x, y)) in pairs.iter().take(n).enumerate() {
+        let len = y.width;
+        r.check_view("copy y", y, len)?;
+        let [xo, xs, xm] = w3(x);
+        let [yo, ys, ym] = w3(y);
+        p[8 * i..8 * i + 8].copy_from_slice(&[xo, xs, xm, len as u32, yo, ys, ym, zero as u32]);
+        items += len;
+        rows = rows.max(tokens(r, y));
+    }
+    let g = grid(items.div_ceil(WG), rows);
     r.push(Kernel::Copy, &[], &p, vec![], g)
 }
 
@@ -750,13 +771,41 @@ pub fn rope(
     inv_freq: &Bind,
     neox: bool,
 ) -> Result<(), GpuError> {
+    rope_impl(r, [(x, heads), (x, 0)], head_dim, inv_freq, neox)
+}
+
+/// [`rope`] of two views with the same head dim, frequencies and layout in one dispatch (a
+/// query and a key): `a` and `b` are (view, heads) and must not overlap.
+pub fn rope2(
+    r: &mut Recorder,
+    a: (View, usize),
+    b: (View, usize),
+    head_dim: usize,
+    inv_freq: &Bind,
+    neox: bool,
+) -> Result<(), GpuError> {
+    rope_impl(r, [a, b], head_dim, inv_freq, neox)
+}
+
+fn rope_impl(
+    r: &mut Recorder,
+    views: [(View, usize); 2],
+    head_dim: usize,
+    inv_freq: &Bind,
+    neox: bool,
+) -> Result<(), GpuError> {
     ensure!(
         head_dim > 0 && head_dim.is_multiple_of(2),
         "rope: head dim {head_dim} must be even"
     );
-    r.check_view("rope x", &x, heads * head_dim)?;
     floats("rope inv_freq", inv_freq, head_dim / 2)?;
+    let [(x, heads), (x2, heads2)] = views;
+    r.check_view("rope x", &x, heads * head_dim)?;
+    if heads2 > 0 {
+        r.check_view("rope x", &x2, heads2 * head_dim)?;
+    }
     let [xo, xs, xm] = w3(&x);
+    let [x2o, x2s, x2m] = w3(&x2);
     let p = [
         xo,
         xs,
@@ -766,8 +815,13 @@ pub fn rope(
         head_dim as u32,
         neox as u32,
         0,
+        x2o,
+        x2s,
+        x2m,
+        heads2 as u32,
     ];
-    let g = grid((heads * head_dim / 2).div_ceil(WG), tokens(r, &x));
+    let rows = tokens(r, &x).max(if heads2 > 0 { tokens(r, &x2) } else { 1 });
+    let g = grid(((heads + heads2) * head_dim / 2).div_ceil(WG), rows);
     r.push(Kernel::Rope, &[], &p, vec![inv_freq.clone()], g)
 }
 

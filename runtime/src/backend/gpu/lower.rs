@@ -15,6 +15,9 @@
 //!
 //! A pattern is fused only when the fused kernel's writes overlap none of the ranges other
 //! workgroups of the same dispatch read (else the ops are lowered one by one).
+//!
+//! Two adjacent independent `Copy` ops (a concatenation's halves) or `Rope` ops with the same
+//! head dim, θ and layout (a query and a key) also share one dispatch ([`paired`]).
 
 use std::collections::HashMap;
 
@@ -257,6 +260,34 @@ fn fuse_at(
     Some(f)
 }
 
+/// Whether ops `i` and `i + 1` can run as one dispatch: two copies or two RoPEs (same head dim,
+/// θ and layout) where neither reads or writes what the other writes.
+fn paired(ops: &[Op<Buf>], i: usize, max_rows: usize) -> bool {
+    let ov = |a: &Buf, b: &Buf| overlap(a, b, max_rows);
+    match (&ops[i], ops.get(i + 1)) {
+        (Op::Copy { x, y }, Some(Op::Copy { x: x2, y: y2 })) => {
+            !ov(y, x2) && !ov(y, y2) && !ov(y2, x)
+        }
+        (
+            Op::Rope {
+                x,
+                head_dim,
+                theta,
+                layout,
+                ..
+            },
+            Some(Op::Rope {
+                x: x2,
+                head_dim: d2,
+                theta: t2,
+                layout: l2,
+                ..
+            }),
+        ) => head_dim == d2 && theta.to_bits() == t2.to_bits() && layout == l2 && !ov(x, x2),
+        _ => false,
+    }
+}
+
 impl Resources {
     /// Queues the dispatches of a Program's ops, fusing where [`fuse_at`] finds a pattern.
     pub fn lower_all(
@@ -271,6 +302,12 @@ impl Resources {
         let mut done = vec![false; ops.len()];
         for i in 0..ops.len() {
             if done[i] {
+                continue;
+            }
+            if fuse && !done.get(i + 1).copied().unwrap_or(true) && paired(ops, i, max_rows) {
+                self.lower_pair(r, &ops[i], &ops[i + 1])?;
+                done[i] = true;
+                done[i + 1] = true;
                 continue;
             }
             let gated_ok = |w: WeightId| gated_fusable(self.mat(w));
@@ -289,6 +326,34 @@ impl Resources {
             }
         }
         Ok(())
+    }
+
+    /// Two ops [`paired`] accepted, as one dispatch.
+    fn lower_pair(&self, r: &mut Recorder, a: &Op<Buf>, b: &Op<Buf>) -> Result<(), GpuError> {
+        match (a, b) {
+            (Op::Copy { x, y }, Op::Copy { x: x2, y: y2 }) => {
+                ops::copy2(r, (view(x), view(y)), (view(x2), view(y2)))
+            }
+            (
+                Op::Rope {
+                    x,
+                    heads,
+                    head_dim,
+                    theta,
+                    layout,
+                },
+                Op::Rope {
+                    x: x2, heads: h2, ..
+                },
+            ) => {
+                let f = self
+                    .pool
+                    .bind(&self.inv_freq[&(*head_dim, theta.to_bits())]);
+                let neox = *layout == RopeLayout::Neox;
+                ops::rope2(r, (view(x), *heads), (view(x2), *h2), *head_dim, &f, neox)
+            }
+            _ => unreachable!("lower_pair: only pairs `paired` accepts"),
+        }
     }
 
     fn lower_fused(&self, r: &mut Recorder, f: &Fused) -> Result<(), GpuError> {
