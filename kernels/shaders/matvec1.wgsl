@@ -20,7 +20,8 @@
 //   6 cstate the conv state [cv_hi − cv_lo, cv_k] of the rows [cv_lo, cv_hi), read_write
 //   7 cw     the conv weight [cv_hi − cv_lo, cv_k]
 //   8 cb     the conv bias [cv_hi − cv_lo] (a dummy when cv_has_b = 0)
-// Variants: Q8_0 / Q4_0, optional NORM or NORM + GATED (see matvec.wgsl); MR1: one row per lane
+// Variants: Q8_0 / Q4_0, optional NORM or NORM + GATED (see matvec.wgsl), or GATED alone (the
+// GLU product x̂ = x ⊙ silu(z), x = up, z = gate; with GELU: x ⊙ gelu(z)); MR1: one row per lane
 // group instead of two (8 rows per workgroup: twice the workgroups for matrices of few rows).
 // CONV: the rows [cv_lo, cv_hi) also take conv1d_silu.wgsl's one-token step (channel
 // row − cv_lo) into the view cy: the thread that finishes a row is the only one touching that
@@ -105,7 +106,11 @@ fn xhat(xo: u32, zo: u32, c: u32, ss: ptr<function, f32>) -> f32 {
     }
     var u = arena[xo + c];
 #if GATED
+#if GELU
+    u *= gelu(arena[zo + c]);
+#else
     u *= silu(arena[zo + c]);
+#endif
 #endif
 #if NORM
     *ss += u * u;

@@ -9,7 +9,7 @@ use gpu_common::{Harness, Rng, close, contexts, dense, step};
 use weft_kernels::GgmlType;
 use weft_kernels::cpu::matvec::{WeightView, dequantize_row_into, matvec};
 use weft_kernels::cpu::{act, norm};
-use weft_kernels::gpu::ops::{ConvEpilogue, Epilogue, FusedNorm};
+use weft_kernels::gpu::ops::{ConvEpilogue, Epilogue, FusedNorm, Glu, GluIn};
 use weft_kernels::gpu::repack::{GpuType, layout};
 use weft_kernels::gpu::{GpuMatrix, Rows, View, ops};
 use weft_kernels::quant::quantize;
@@ -310,6 +310,63 @@ fn conv_epilogue_matches_matvec_then_conv() {
                 );
                 assert_eq!(h.read(&sa), h.read(&sb), "{what}: conv state");
             }
+        }
+    }
+}
+
+/// The GLU product fused in front of a one-token matvec (matvec1's GATED without NORM, and
+/// GELU) against `glu` then the matvec as two dispatches, with the residual-add epilogue, both
+/// row forms: the same x̂ (same product), so the same outputs up to the f32 sum order (≤ 1e-6).
+#[test]
+fn glu_prologue_matches_glu_then_matvec() {
+    for ctx in contexts() {
+        for (ty, rows, act) in [
+            (GgmlType::Q8_0, 70, Glu::Silu),
+            (GgmlType::Q4_0, 4104, Glu::Gelu),
+            (GgmlType::Q8_0, 4200, Glu::Gelu),
+            (GgmlType::Q4_0, 90, Glu::Silu),
+        ] {
+            let cols = 544; // a partial last tile
+            let mut r = Rng::new(rows as u64 + cols as u64);
+            let bytes = encode(ty, &r.vec(rows * cols));
+            let w = WeightView::new(ty, &bytes, rows, cols).unwrap();
+            let gw = GpuMatrix::upload(ctx, "w", &[w]).unwrap();
+            // Arena: gate | up | product | y (fused) | y (two dispatches) | a | o | o2.
+            let (go, uo, to) = (0, cols, 2 * cols);
+            let (yo, y2o, ao) = (3 * cols, 3 * cols + rows, 3 * cols + 2 * rows);
+            let (oo, o2o) = (3 * cols + 3 * rows, 3 * cols + 4 * rows);
+            let mut h = Harness::new(ctx, o2o + rows, 1);
+            h.put(go, &r.vec(cols));
+            h.put(uo, &r.vec(cols));
+            h.put(ao, &r.vec(rows));
+            let add = |o| Epilogue {
+                add: Some((dense(ao, rows), dense(o, rows))),
+                ..Default::default()
+            };
+            let glu = GluIn {
+                gate: dense(go, cols),
+                act,
+            };
+            h.run(step(1, 0), |rec| {
+                ops::matvec_glu(rec, &gw, dense(uo, cols), &glu, dense(yo, rows), &add(oo))?;
+                ops::glu(rec, act, dense(go, cols), dense(uo, cols), dense(to, cols))?;
+                ops::matvec_fused(rec, &gw, dense(to, cols), dense(y2o, rows), None, &add(o2o))
+            });
+            let what = format!("{ty} {rows} rows {act:?} {:?}", ctx.tier);
+            close(
+                &format!("{what}: y"),
+                &h.get(yo, rows),
+                &h.get(y2o, rows),
+                1e-6,
+                1e-6,
+            );
+            close(
+                &format!("{what}: o"),
+                &h.get(oo, rows),
+                &h.get(o2o, rows),
+                1e-6,
+                1e-6,
+            );
         }
     }
 }

@@ -273,6 +273,16 @@ impl DispatchList {
         }
     }
 
+    /// Records dispatches `range` into `pass` (a list split over several submits).
+    pub fn encode_range(&self, pass: &mut wgpu::ComputePass, range: std::ops::Range<usize>) {
+        for d in &self.dispatches[range] {
+            pass.set_pipeline(&d.pipeline);
+            pass.set_bind_group(0, &d.bind_group, &[]);
+            let [x, y, z] = d.groups;
+            pass.dispatch_workgroups(x, y, z);
+        }
+    }
+
     /// Records the dispatches that `keep` selects (profiling: one kernel variant at a time).
     pub fn encode_only(&self, pass: &mut wgpu::ComputePass, keep: impl Fn(&Dispatch) -> bool) {
         for d in self.dispatches.iter().filter(|d| keep(d)) {

@@ -59,7 +59,17 @@ pub fn matvec(
         "matvec over a stack of {} experts",
         w.experts
     );
-    matvec_impl(r, w, x, y, accumulate, None, None, &Epilogue::default())
+    matvec_impl(
+        r,
+        w,
+        x,
+        y,
+        accumulate,
+        None,
+        None,
+        None,
+        &Epilogue::default(),
+    )
 }
 
 /// y = W[e]·x where e is the expert in `slot` of the row's route `[w_0..w_{k-1}, e_0..e_{k-1}]`.
@@ -82,6 +92,7 @@ pub fn expert_matvec(
         y,
         false,
         Some((route, k, slot)),
+        None,
         None,
         &Epilogue::default(),
     )
@@ -182,7 +193,46 @@ pub fn matvec_fused(
             r.ctx.storage_buffers()
         );
     }
-    matvec_impl(r, w, x, y, false, None, norm, epi)
+    matvec_impl(r, w, x, y, false, None, norm, None, epi)
+}
+
+/// The GLU product fused in front of a one-token matvec: x̂ = up ⊙ act(gate), act = SiLU or
+/// GELU (`glu`'s op, whose output then never exists).
+#[derive(Clone, Debug)]
+pub struct GluIn {
+    pub gate: View,
+    pub act: Glu,
+}
+
+/// `y = W·(up ⊙ act(gate))` and the epilogue in one dispatch per shard: only the one-token
+/// Q8_0 / Q4_0 matvec (matvec1.wgsl's GATED without NORM).
+pub fn matvec_glu(
+    r: &mut Recorder,
+    w: &GpuMatrix,
+    up: View,
+    glu: &GluIn,
+    y: View,
+    epi: &Epilogue,
+) -> Result<(), GpuError> {
+    ensure!(
+        w.experts == 1,
+        "matvec over a stack of {} experts",
+        w.experts
+    );
+    r.check_view("glu gate", &glu.gate, w.cols)?;
+    same_rows("glu gate", &up, &glu.gate)?;
+    ensure!(
+        epi.conv.is_none() && epi.softplus.is_none(),
+        "a GLU matvec takes only the residual-add epilogue"
+    );
+    if let Some((a, o)) = &epi.add {
+        r.check_view("matvec add a", a, w.rows)?;
+        r.check_view("matvec add out", o, w.rows)?;
+        same_rows("matvec add", &y, a)?;
+        same_rows("matvec add", &y, o)?;
+    }
+    let glu = Some(glu);
+    matvec_impl(r, w, up, y, false, None, None, glu, epi)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -194,6 +244,7 @@ fn matvec_impl(
     accumulate: bool,
     route: Option<(View, usize, usize)>,
     norm: Option<&FusedNorm>,
+    glu: Option<&GluIn>,
     epi: &Epilogue,
 ) -> Result<(), GpuError> {
     r.check_view("matvec x", &x, w.cols)?;
@@ -205,8 +256,8 @@ fn matvec_impl(
     // A one-token quantized matvec has a kernel of its own (x̂ staged once per workgroup).
     let staged = one && route.is_none() && matches!(w.ty, GpuType::Q8_0 | GpuType::Q4_0);
     ensure!(
-        staged || epi.conv.is_none(),
-        "a fused conv needs the one-token Q8_0 / Q4_0 matvec"
+        staged || (epi.conv.is_none() && glu.is_none()),
+        "a fused conv or GLU needs the one-token Q8_0 / Q4_0 matvec"
     );
     let kernel = if staged {
         Kernel::MatVec1
@@ -220,13 +271,24 @@ fn matvec_impl(
         (None, Some(_)) => defines.push("NORM"),
         (None, None) => {}
     }
+    if let Some(g) = glu {
+        ensure!(
+            norm.is_none(),
+            "a GLU prologue and a norm prologue together"
+        );
+        defines.push("GATED");
+        if g.act == Glu::Gelu {
+            defines.push("GELU");
+        }
+    }
     if one && route.is_none() && !staged {
         defines.push("T1");
     }
     let tt = if route.is_some() || one { 1 } else { 8 };
     let (rv, k, slot) = route.unwrap_or((View::one(0, 0), 0, 0));
     let none = View::one(0, 0);
-    let [zo, zs, zm] = w3(norm.and_then(|n| n.z.as_ref()).unwrap_or(&none));
+    let z = norm.and_then(|n| n.z.as_ref()).or(glu.map(|g| &g.gate));
+    let [zo, zs, zm] = w3(z.unwrap_or(&none));
     let n_out = norm.and_then(|n| n.out.as_ref());
     let [no, ns, nm] = w3(n_out.unwrap_or(&none));
     let nw = norm.and_then(|n| n.w.clone());

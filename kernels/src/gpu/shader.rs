@@ -194,7 +194,15 @@ impl Kernel {
                 .collect(),
             Kernel::MatVec1 => ["Q8_0", "Q4_0"]
                 .iter()
-                .flat_map(|t| [vec![*t], vec![*t, "NORM"], vec![*t, "NORM", "GATED"]])
+                .flat_map(|t| {
+                    [
+                        vec![*t],
+                        vec![*t, "NORM"],
+                        vec![*t, "NORM", "GATED"],
+                        vec![*t, "GATED"],
+                        vec![*t, "GATED", "GELU"],
+                    ]
+                })
                 .flat_map(|v| {
                     let mut one_row = v.clone();
                     one_row.push("MR1");

@@ -152,10 +152,14 @@ impl ProgramBuilder {
     pub fn push(&mut self, op: Op<Val>) {
         let at = self.ops.len();
         let values = &mut self.values;
-        // A norm's inputs stay alive through the next two ops, so that a backend may fuse the
-        // norm into a matvec and its residual add (the GPU matvec prologue reads them while it
-        // writes the matvec's and the add's outputs).
-        let keep = 2 * matches!(op, Op::RmsNorm { .. } | Op::GatedRmsNorm { .. }) as usize;
+        // A norm's or a GLU product's inputs stay alive through the next two ops, so that a
+        // backend may fuse the norm or product into a matvec and its residual add (the GPU
+        // matvec prologue reads them while it writes the matvec's and the add's outputs).
+        let fusable = matches!(
+            op,
+            Op::RmsNorm { .. } | Op::GatedRmsNorm { .. } | Op::SiluMul { .. } | Op::GeluMul { .. }
+        );
+        let keep = 2 * fusable as usize;
         op.for_each(|role, v| {
             let value = &mut values[v.value as usize];
             value.first = value.first.min(at);

@@ -9,6 +9,8 @@
 //! - a `MatMul` followed by `Add`/`AddInPlace` of its output: the sum is the epilogue;
 //! - a `MatMul` and a later `Softplus` over some of its output's columns, when no op in between
 //!   touches those columns: the softplus is the epilogue of those rows;
+//! - a one-token `SiluMul`/`GeluMul` whose product only the next `MatMul` reads: the product
+//!   is that matvec's prologue (matvec1 stages up ⊙ act(gate); the product never exists);
 //! - a one-token `MatMul` and a later `Conv1dSilu` over some of its output's columns (Mamba-2's
 //!   in_proj → conv), where the adapter has 7 storage buffers per kernel: the thread finishing
 //!   each of those rows takes its channel's conv step (one dispatch fewer per layer).
@@ -21,7 +23,9 @@
 
 use std::collections::HashMap;
 
-use weft_kernels::gpu::ops::{self, AttnShape, ConvEpilogue, Epilogue, FusedNorm, Glu, ScanViews};
+use weft_kernels::gpu::ops::{
+    self, AttnShape, ConvEpilogue, Epilogue, FusedNorm, Glu, GluIn, ScanViews,
+};
 use weft_kernels::gpu::repack::GpuType;
 use weft_kernels::gpu::{Bind, GpuError, GpuMatrix, Recorder, VecRef, VectorPool, View};
 
@@ -121,6 +125,8 @@ struct Fused {
     softplus: Option<(usize, usize, Option<WeightId>, Option<f32>)>,
     add: Option<(Buf, Buf)>,
     conv: Option<FusedConv>,
+    /// A GLU prologue: (gate, activation); `x` is then the up half.
+    glu: Option<(Buf, Glu)>,
 }
 
 /// A conv step fused behind a matvec: (first row, output, weight, bias, state).
@@ -158,6 +164,12 @@ fn fuse_at(
         }
         _ => (None, i),
     };
+    // Or a GLU product (one-token lists: matvec1 only).
+    let (glu, m) = match &ops[i] {
+        Op::SiluMul { gate, up, y } if max_rows == 1 => (Some((*gate, *up, *y, Glu::Silu)), i + 1),
+        Op::GeluMul { gate, up, y } if max_rows == 1 => (Some((*gate, *up, *y, Glu::Gelu)), i + 1),
+        _ => (None, m),
+    };
     let Some(Op::MatMul { w, x: mx, y }) = ops.get(m) else {
         return None;
     };
@@ -170,9 +182,19 @@ fn fuse_at(
         softplus: None,
         add: None,
         conv: None,
+        glu: None,
     };
     // Ranges other workgroups read while this one writes.
     let mut reads = vec![*mx];
+    if let Some((gate, up, t, act)) = glu {
+        let clash = [gate, up].iter().any(|b| ov(b, y));
+        if t != *mx || !gated_ok(*w) || clash || read_later(ops, m, &t, max_rows) {
+            return None;
+        }
+        f.x = up;
+        f.glu = Some((gate, act));
+        reads = vec![up, gate];
+    }
     if let Some((nx, z, nw, eps, ny)) = norm {
         if ny != *mx {
             return None;
@@ -206,6 +228,9 @@ fn fuse_at(
             f.add = Some((a, o));
             f.ops.push(m + 1);
         }
+        return Some(f);
+    }
+    if f.glu.is_some() {
         return Some(f);
     }
     let inside = |d: &Buf| {
@@ -380,6 +405,13 @@ impl Resources {
                 }
             }),
         };
+        if let Some((gate, act)) = f.glu {
+            let glu = GluIn {
+                gate: view(&gate),
+                act,
+            };
+            return ops::matvec_glu(r, self.mat(f.w), view(&f.x), &glu, view(&f.y), &epi);
+        }
         ops::matvec_fused(
             r,
             self.mat(f.w),
