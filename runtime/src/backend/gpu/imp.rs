@@ -1,7 +1,8 @@
 //! [`GpuBackend`]: every buffer, bind group and pipeline is created in [`GpuBackend::new`];
-//! a run writes the 32-byte step uniform (and the token ids or a frame), records one compute
-//! pass from precomputed dispatch lists, submits once and reads back only what was asked:
-//! the logits rows, or one sampled token id.
+//! a run writes the 48-byte step uniform (and the token ids or a frame), records compute passes
+//! from precomputed dispatch lists (one; a decode step that draws its id on the GPU submits its
+//! first eighth early, so the GPU starts while the rest is recorded) and reads back only what
+//! was asked: the logits rows, or one sampled token id.
 
 use std::collections::HashMap;
 
