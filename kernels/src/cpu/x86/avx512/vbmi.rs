@@ -2,12 +2,14 @@
 //! another their fp16 scales, one per int32 lane) straight from the file's 18- or 34-byte
 //! blocks, so each `vpdpbusd` covers 2 (Q8_0) or 4 (Q4_0) blocks of a row and the float work
 //! runs once per 512-bit vector instead of once per block. No repacking: the weights stay
-//! the mapped bytes. Blocks left over (fewer than a group) take the 256-bit VNNI step.
+//! the mapped bytes. Blocks left over (fewer than a group) take the 256-bit VNNI step of
+//! q8.rs (`block_q8_0` / `block_q4_0`).
 
 use std::arch::x86_64::*;
 
+use super::q8::{block_q4_0, block_q8_0, nibble_offset};
 use crate::cpu::matvec_q8::Q8Row;
-use crate::cpu::x86::avx2::{ahead, block_scale8, hsum4, prefetch, q8::blocks};
+use crate::cpu::x86::avx2::{ahead, hsum4, prefetch, q8::blocks};
 use crate::quant::{Q4_0_BYTES, Q8_0_BYTES, QK8_0};
 
 /// Byte indices for `_mm512_permutex2var_epi8(lo, idx, hi)` where `lo` holds the group's
@@ -124,13 +126,8 @@ pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
         unsafe {
             let xq = _mm256_loadu_si256(x.qs.as_ptr().add(g * QK8_0).cast());
             let dx = _mm256_set1_ps(*x.d.get_unchecked(g));
-            let z = _mm256_setzero_si256();
             for k in 0..4 {
-                let blk = p[k].add(g * Q8_0_BYTES);
-                let wq = _mm256_loadu_si256(blk.add(2).cast());
-                let i = _mm256_dpbusd_epi32(z, _mm256_sign_epi8(wq, wq), _mm256_sign_epi8(xq, wq));
-                let s = _mm256_mul_ps(block_scale8(blk), dx);
-                rest[k] = _mm256_mul_ps(_mm256_cvtepi32_ps(i), s);
+                rest[k] = block_q8_0(p[k].add(g * Q8_0_BYTES), xq, dx, rest[k]);
             }
         }
     }
@@ -190,25 +187,14 @@ pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
         g += 4;
     }
     let mut rest = [_mm256_setzero_ps(); 4];
-    let (m4s, z, e8) = (
-        _mm_set1_epi8(0x0f),
-        _mm256_setzero_si256(),
-        _mm256_set1_epi8(8),
-    );
     while g < nb {
         // SAFETY: block g exists; as above for one block.
         unsafe {
             let xq = _mm256_loadu_si256(x.qs.as_ptr().add(g * QK8_0).cast());
             let dx = _mm256_set1_ps(*x.d.get_unchecked(g));
-            let corr = _mm256_dpbusd_epi32(z, e8, _mm256_sub_epi8(z, xq));
+            let corr = nibble_offset(xq);
             for k in 0..4 {
-                let blk = p[k].add(g * Q4_0_BYTES);
-                let q = _mm_loadu_si128(blk.add(2).cast());
-                let lo = _mm_and_si128(q, m4s);
-                let hi = _mm_and_si128(_mm_srli_epi16::<4>(q), m4s);
-                let i = _mm256_dpbusd_epi32(corr, _mm256_set_m128i(hi, lo), xq);
-                let s = _mm256_mul_ps(block_scale8(blk), dx);
-                rest[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), s, rest[k]);
+                rest[k] = block_q4_0(p[k].add(g * Q4_0_BYTES), xq, corr, dx, rest[k]);
             }
         }
         g += 1;
