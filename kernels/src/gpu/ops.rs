@@ -143,11 +143,7 @@ pub fn matvec_fused(
     norm: Option<&FusedNorm>,
     epi: &Epilogue,
 ) -> Result<(), GpuError> {
-    ensure!(
-        w.experts == 1,
-        "matvec over a stack of {} experts",
-        w.experts
-    );
+    check_fused(r, w, &y, epi)?;
     if let Some(n) = norm {
         if let Some(out) = &n.out {
             r.check_view("fused norm out", out, w.cols)?;
@@ -160,38 +156,6 @@ pub fn matvec_fused(
         if let Some(b) = &n.w {
             floats("fused norm weight", b, w.cols)?;
         }
-    }
-    if let Some((lo, len, b, _)) = &epi.softplus {
-        ensure!(lo + len <= w.rows, "softplus rows {lo}+{len} of {}", w.rows);
-        if let Some(b) = b {
-            floats("softplus bias", b, *len)?;
-        }
-    }
-    if let Some((a, o)) = &epi.add {
-        r.check_view("matvec add a", a, w.rows)?;
-        r.check_view("matvec add out", o, w.rows)?;
-        same_rows("matvec add", &y, a)?;
-        same_rows("matvec add", &y, o)?;
-    }
-    if let Some(c) = &epi.conv {
-        let ch = c.y.width;
-        ensure!(c.lo + ch <= w.rows, "conv rows {}+{ch} of {}", c.lo, w.rows);
-        r.check_view("fused conv y", &c.y, ch)?;
-        ensure!(
-            (1..=8).contains(&c.k),
-            "conv: kernel width {} (1..=8 supported)",
-            c.k
-        );
-        floats("conv state", &c.state, ch * c.k)?;
-        floats("conv weight", &c.w, ch * c.k)?;
-        if let Some(b) = &c.b {
-            floats("conv bias", b, ch)?;
-        }
-        ensure!(
-            r.ctx.storage_buffers() >= 7,
-            "a fused conv needs 7 storage buffers per kernel, the adapter has {}",
-            r.ctx.storage_buffers()
-        );
     }
     matvec_impl(r, w, x, y, false, None, norm, None, epi)
 }
@@ -214,25 +178,57 @@ pub fn matvec_glu(
     y: View,
     epi: &Epilogue,
 ) -> Result<(), GpuError> {
-    ensure!(
-        w.experts == 1,
-        "matvec over a stack of {} experts",
-        w.experts
-    );
     r.check_view("glu gate", &glu.gate, w.cols)?;
     same_rows("glu gate", &up, &glu.gate)?;
     ensure!(
         epi.conv.is_none() && epi.softplus.is_none(),
         "a GLU matvec takes only the residual-add epilogue"
     );
+    check_fused(r, w, &y, epi)?;
+    matvec_impl(r, w, up, y, false, None, None, Some(glu), epi)
+}
+
+/// The checks every fused matvec shares: one matrix (no expert stack) and the epilogue's
+/// views and bindings against `w`'s shape and `y`'s rows.
+fn check_fused(r: &Recorder, w: &GpuMatrix, y: &View, epi: &Epilogue) -> Result<(), GpuError> {
+    ensure!(
+        w.experts == 1,
+        "matvec over a stack of {} experts",
+        w.experts
+    );
+    if let Some((lo, len, b, _)) = &epi.softplus {
+        ensure!(lo + len <= w.rows, "softplus rows {lo}+{len} of {}", w.rows);
+        if let Some(b) = b {
+            floats("softplus bias", b, *len)?;
+        }
+    }
     if let Some((a, o)) = &epi.add {
         r.check_view("matvec add a", a, w.rows)?;
         r.check_view("matvec add out", o, w.rows)?;
-        same_rows("matvec add", &y, a)?;
-        same_rows("matvec add", &y, o)?;
+        same_rows("matvec add", y, a)?;
+        same_rows("matvec add", y, o)?;
     }
-    let glu = Some(glu);
-    matvec_impl(r, w, up, y, false, None, None, glu, epi)
+    if let Some(c) = &epi.conv {
+        let ch = c.y.width;
+        ensure!(c.lo + ch <= w.rows, "conv rows {}+{ch} of {}", c.lo, w.rows);
+        r.check_view("fused conv y", &c.y, ch)?;
+        ensure!(
+            (1..=8).contains(&c.k),
+            "conv: kernel width {} (1..=8 supported)",
+            c.k
+        );
+        floats("conv state", &c.state, ch * c.k)?;
+        floats("conv weight", &c.w, ch * c.k)?;
+        if let Some(b) = &c.b {
+            floats("conv bias", b, ch)?;
+        }
+        ensure!(
+            r.ctx.storage_buffers() >= 7,
+            "a fused conv needs 7 storage buffers per kernel, the adapter has {}",
+            r.ctx.storage_buffers()
+        );
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
