@@ -247,6 +247,16 @@ pub struct Dispatch {
     pub groups: [u32; 3],
 }
 
+/// Records `dispatches` into `pass` in order.
+fn record<'a>(pass: &mut wgpu::ComputePass, dispatches: impl IntoIterator<Item = &'a Dispatch>) {
+    for d in dispatches {
+        pass.set_pipeline(&d.pipeline);
+        pass.set_bind_group(0, &d.bind_group, &[]);
+        let [x, y, z] = d.groups;
+        pass.dispatch_workgroups(x, y, z);
+    }
+}
+
 /// A precomputed list of dispatches and the uniform buffer of their parameters.
 #[derive(Debug, Default)]
 pub struct DispatchList {
@@ -265,32 +275,17 @@ impl DispatchList {
 
     /// Records every dispatch into `pass`.
     pub fn encode(&self, pass: &mut wgpu::ComputePass) {
-        for d in &self.dispatches {
-            pass.set_pipeline(&d.pipeline);
-            pass.set_bind_group(0, &d.bind_group, &[]);
-            let [x, y, z] = d.groups;
-            pass.dispatch_workgroups(x, y, z);
-        }
+        record(pass, &self.dispatches);
     }
 
     /// Records dispatches `range` into `pass` (a list split over several submits).
     pub fn encode_range(&self, pass: &mut wgpu::ComputePass, range: std::ops::Range<usize>) {
-        for d in &self.dispatches[range] {
-            pass.set_pipeline(&d.pipeline);
-            pass.set_bind_group(0, &d.bind_group, &[]);
-            let [x, y, z] = d.groups;
-            pass.dispatch_workgroups(x, y, z);
-        }
+        record(pass, &self.dispatches[range]);
     }
 
     /// Records the dispatches that `keep` selects (profiling: one kernel variant at a time).
     pub fn encode_only(&self, pass: &mut wgpu::ComputePass, keep: impl Fn(&Dispatch) -> bool) {
-        for d in self.dispatches.iter().filter(|d| keep(d)) {
-            pass.set_pipeline(&d.pipeline);
-            pass.set_bind_group(0, &d.bind_group, &[]);
-            let [x, y, z] = d.groups;
-            pass.dispatch_workgroups(x, y, z);
-        }
+        record(pass, self.dispatches.iter().filter(|d| keep(d)));
     }
 
     /// Bytes of the parameter buffer.

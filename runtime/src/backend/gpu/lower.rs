@@ -371,9 +371,7 @@ impl Resources {
                     x: x2, heads: h2, ..
                 },
             ) => {
-                let f = self
-                    .pool
-                    .bind(&self.inv_freq[&(*head_dim, theta.to_bits())]);
+                let f = self.inv_freq(*head_dim, *theta);
                 let neox = *layout == RopeLayout::Neox;
                 ops::rope2(r, (view(x), *heads), (view(x2), *h2), *head_dim, &f, neox)
             }
@@ -420,6 +418,11 @@ impl Resources {
             norm.as_ref(),
             &epi,
         )
+    }
+
+    /// RoPE's inverse frequencies for (head dim, θ), uploaded at init.
+    fn inv_freq(&self, head_dim: usize, theta: f32) -> Bind {
+        self.pool.bind(&self.inv_freq[&(head_dim, theta.to_bits())])
     }
 
     fn mat(&self, w: WeightId) -> &GpuMatrix {
@@ -542,9 +545,7 @@ impl Resources {
                 theta,
                 layout,
             } => {
-                let f = self
-                    .pool
-                    .bind(&self.inv_freq[&(*head_dim, theta.to_bits())]);
+                let f = self.inv_freq(*head_dim, *theta);
                 ops::rope(r, v(x), *heads, *head_dim, &f, *layout == RopeLayout::Neox)
             }
             Op::Attend {
