@@ -21,6 +21,10 @@ fn weft(args: &[&str]) -> Output {
 
 /// The same loop as `weft run`, through the library: BOS + prompt, prefill, sample/step.
 fn api_generate(prompt: &str, n: usize, cfg: &SamplerConfig) -> String {
+    api_generate_with(prompt, n, cfg, SessionConfig::default())
+}
+
+fn api_generate_with(prompt: &str, n: usize, cfg: &SamplerConfig, sc: SessionConfig) -> String {
     let model = Arc::new(Model::load(demo()).unwrap());
     let tok = model
         .tokenizer()
@@ -28,7 +32,7 @@ fn api_generate(prompt: &str, n: usize, cfg: &SamplerConfig) -> String {
         .expect("demo model embeds its tokenizer");
     let mut ids = vec![tok.bos_id().unwrap()];
     ids.extend(tok.encode(prompt, false).unwrap());
-    let mut s = model.session(SessionConfig::default()).unwrap();
+    let mut s = model.session(sc).unwrap();
     s.set_seed(cfg.seed);
     s.prefill(&ids).unwrap();
     let mut out = Vec::new();
@@ -94,6 +98,40 @@ fn run_with_a_seed_prints_what_the_api_generates() {
         "-q",
     ]);
     assert_eq!(String::from_utf8(again.stdout).unwrap(), expected);
+}
+
+#[test]
+fn int8_flag_reaches_the_session() {
+    // The demo model is Q8_0: int8 activations round the logits differently, so a seeded
+    // sampled stream parts ways with the f32 one (checked), and `--int8` prints the int8 API's.
+    let cfg = SamplerConfig {
+        seed: 3,
+        ..SamplerConfig::default()
+    };
+    let int8 = SessionConfig {
+        int8_activations: true,
+        ..SessionConfig::default()
+    };
+    let expected = api_generate_with("And the earth", 80, &cfg, int8);
+    assert_ne!(expected, api_generate("And the earth", 80, &cfg));
+    let out = weft(&[
+        "run",
+        "-p",
+        "And the earth",
+        "-n",
+        "80",
+        "--seed",
+        "3",
+        "--int8",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
+    let stats = String::from_utf8(out.stderr).unwrap();
+    assert!(stats.contains("int8 activations"), "{stats}");
 }
 
 #[test]
