@@ -12,6 +12,20 @@ use crate::cpu::ssm::{Mamba2Head, Strided};
 /// Tokens per block: their dt·B and C rows (2 · 32 · N floats) stay in L1 across the rows.
 const TB: usize = 32;
 
+/// One head's inputs as the row kernels read them: x and C as given, dt·B and exp(dt·a)
+/// computed once per token, the skip weight `d` and the head dim `p`.
+#[derive(Clone, Copy)]
+struct Prepared<'a> {
+    x: Strided<'a>,
+    /// dt·B, `n` floats per token.
+    dtb: &'a [f32],
+    /// exp(dt·a), one per token.
+    da: &'a [f32],
+    c: Strided<'a>,
+    d: f32,
+    p: usize,
+}
+
 /// `false` for state sizes without a kernel (N not 16, 32, 64, 128 or 256).
 pub(in crate::cpu::x86) fn ssm_scan_mamba2(
     _: Avx512,
@@ -43,16 +57,23 @@ pub(in crate::cpu::x86) fn ssm_scan_mamba2(
         }
         da[i] = (dti * a).exp();
     }
-    let (dtb, da) = (&*dtb, &*da);
+    let h = Prepared {
+        x,
+        dtb,
+        da,
+        c,
+        d,
+        p,
+    };
     // SAFETY: the `Avx512` token proves the features; the caller checked every row of x (p
     // wide), c (n wide) and the lengths of state (p·n) and y (t·p).
     unsafe {
         match n / 16 {
-            1 => scan::<1>(state, x, dtb, da, c, d, p, t, y),
-            2 => scan::<2>(state, x, dtb, da, c, d, p, t, y),
-            4 => scan::<4>(state, x, dtb, da, c, d, p, t, y),
-            8 => scan::<8>(state, x, dtb, da, c, d, p, t, y),
-            _ => scan::<16>(state, x, dtb, da, c, d, p, t, y),
+            1 => scan::<1>(state, h, t, y),
+            2 => scan::<2>(state, h, t, y),
+            4 => scan::<4>(state, h, t, y),
+            8 => scan::<8>(state, h, t, y),
+            _ => scan::<16>(state, h, t, y),
         }
     }
     true
@@ -84,18 +105,8 @@ fn reduce(a01: __m512, a23: __m512) -> f32 {
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn scan<const NV: usize>(
-    state: &mut [f32],
-    x: Strided,
-    dtb: &[f32],
-    da: &[f32],
-    c: Strided,
-    d: f32,
-    p: usize,
-    t: usize,
-    y: &mut [f32],
-) {
+unsafe fn scan<const NV: usize>(state: &mut [f32], h: Prepared, t: usize, y: &mut [f32]) {
+    let p = h.p;
     let mut t0 = 0;
     while t0 < t {
         let t1 = (t0 + TB).min(t);
@@ -105,13 +116,13 @@ unsafe fn scan<const NV: usize>(
         if NV <= 8 {
             while pi + 2 <= p {
                 // SAFETY: rows pi, pi + 1 < p; as this function's contract.
-                unsafe { rows::<NV, 2>(state, x, dtb, da, c, d, p, pi, t0..t1, y) };
+                unsafe { rows::<NV, 2>(state, h, pi, t0..t1, y) };
                 pi += 2;
             }
         }
         while pi < p {
             // SAFETY: row pi < p; as this function's contract.
-            unsafe { rows::<NV, 1>(state, x, dtb, da, c, d, p, pi, t0..t1, y) };
+            unsafe { rows::<NV, 1>(state, h, pi, t0..t1, y) };
             pi += 1;
         }
         t0 = t1;
@@ -124,20 +135,22 @@ unsafe fn scan<const NV: usize>(
 /// As [`scan`], with `pi + RW <= p` and `ts.end <= t`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-#[allow(clippy::too_many_arguments)]
 #[allow(clippy::needless_range_loop)] // `k` also addresses the dt·B and C vectors
 unsafe fn rows<const NV: usize, const RW: usize>(
     state: &mut [f32],
-    x: Strided,
-    dtb: &[f32],
-    da: &[f32],
-    c: Strided,
-    d: f32,
-    p: usize,
+    h: Prepared,
     pi: usize,
     ts: std::ops::Range<usize>,
     y: &mut [f32],
 ) {
+    let Prepared {
+        x,
+        dtb,
+        da,
+        c,
+        d,
+        p,
+    } = h;
     let n = NV * 16;
     // SAFETY (pointer arithmetic below): rows pi..pi + RW of the state (n floats each), tokens
     // in `ts` of dtb/da/x/c/y, all checked by the callers.
