@@ -113,6 +113,68 @@ fn silu_matches_scalar() {
     }
 }
 
+/// GELU (gelu_mul with up = 1, then with random up): against the exact erf GELU in f64, the
+/// SIMD error is within (6e-7 + 1.5·x²·ε) relative + 1e-37 absolute: the erfc fit's 1.2e-7,
+/// plus, for x < 0, the rounding of x²/2 inside exp(−x²/2 + P(t)), which grows with x² where
+/// GELU itself is tiny (x = −5: 3.6e-6 of a 7e-7 value), on a dense grid of [−14, 14] and
+/// random points. The scalar path (torch's formula in f32) loses 1 + erf to cancellation below
+/// x ≈ −5 (it returns −0 from x ≈ −5.8): it is held to 6e-7 relative + 0.6·ε·|x| absolute.
+/// +inf → +inf, −inf and NaN → NaN, as the scalar formula gives.
+#[test]
+fn gelu_matches_exact_erf() {
+    let mut r = Rng::new(4003);
+    let mut x: Vec<f32> = (0..200_001)
+        .map(|i| -14.0 + 28.0 * i as f32 / 200_000.0)
+        .collect();
+    x.extend((0..50_000).map(|_| r.range(-6.0, 6.0)));
+    x.extend((0..1000).map(|_| r.range(-1e-3, 1e-3)));
+    x.extend([0.0, -0.0, 1e-30, -1e-30, 30.0, -30.0, 1e30, -1e30]);
+    let exact = |v: f32| {
+        let v = v as f64;
+        0.5 * v * libm::erfc(-v * std::f64::consts::FRAC_1_SQRT_2)
+    };
+    let ones = vec![1.0f32; x.len()];
+    let mut paths = simd_paths();
+    paths.push(Path::Scalar);
+    for path in paths {
+        for n in [x.len(), 1, 7, 9] {
+            let mut y = vec![0.0; n];
+            gelu_mul_on(path, &x[..n], &ones[..n], &mut y);
+            let mut worst = 0.0f64;
+            for (&xi, &yi) in x[..n].iter().zip(&y) {
+                let e = exact(xi);
+                let err = (yi as f64 - e).abs();
+                let bound = if path == Path::Scalar {
+                    6e-7 * e.abs() + 0.6 * EPS * (xi as f64).abs()
+                } else {
+                    (6e-7 + 1.5 * (xi as f64).powi(2) * EPS) * e.abs() + 1e-37
+                };
+                assert!(err <= bound, "{path}: gelu({xi:e}) = {yi:e}, exact {e:e}");
+                if e.abs() > 1e-30 {
+                    worst = worst.max(err / e.abs());
+                }
+            }
+            if n == x.len() {
+                eprintln!("{path}: gelu max relative error {worst:.3e}");
+            }
+        }
+        let edges = [f32::INFINITY, f32::NEG_INFINITY, f32::NAN];
+        let mut y = [0.0; 3];
+        gelu_mul_on(path, &edges, &[1.0; 3], &mut y);
+        assert_eq!(y[0], f32::INFINITY, "{path}");
+        assert!(y[1].is_nan() && y[2].is_nan(), "{path}: {y:?}");
+        // With a random `up`: the product of the same GELU values.
+        let up = r.normal_vec(1537);
+        let g: Vec<f32> = r.normal_vec(1537).iter().map(|v| v * 4.0).collect();
+        let (mut got, mut gelu) = (vec![0.0; 1537], vec![0.0; 1537]);
+        gelu_mul_on(path, &g, &up, &mut got);
+        gelu_mul_on(path, &g, &vec![1.0; 1537], &mut gelu);
+        for i in 0..1537 {
+            assert_eq!(got[i], gelu[i] * up[i], "{path} gelu_mul element {i}");
+        }
+    }
+}
+
 /// Mamba-2: states bit-identical to the scalar reference (same operations in the same order);
 /// y within 2·(N/8 + 8)·ε·(Σ|s·c| + |d·x|) (order of the C contraction), over several steps,
 /// with groups, head ranges and N not a multiple of 8.

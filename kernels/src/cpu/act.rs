@@ -1,6 +1,6 @@
 //! Elementwise activations with torch's f32 semantics (SPEC.md §0.2), softmax, and the fused
-//! gate·up products of gated MLPs. `exp_inplace`, `silu_inplace` and `silu_mul` dispatch to
-//! SIMD (vector exp); the per-element functions and the rest are scalar.
+//! gate·up products of gated MLPs. `exp_inplace`, `silu_inplace`, `silu_mul` and `gelu_mul`
+//! dispatch to SIMD (vector exp); the per-element functions and the rest are scalar.
 
 use super::arch::ops;
 use super::dispatch::{Path, selected_path};
@@ -96,12 +96,44 @@ pub fn silu_mul_on(path: Path, gate: &[f32], up: &[f32], out: &mut [f32]) {
     }
 }
 
+/// Numerical Recipes' `erfcc` coefficients, highest power first: for a ≥ 0 and t = 1/(1 + a/2),
+/// erfc(a) ≈ t·exp(−a² + P(t)) with P(t) = Σ ERFC[i]·t^(9−i), relative error < 1.2e-7. The
+/// SIMD GELUs use it (the scalar one calls libm's erff).
+#[allow(clippy::excessive_precision)] // the published digits, rounded to f32 by the compiler
+pub(crate) const ERFC: [f32; 10] = [
+    0.170_872_77,
+    -0.822_152_23,
+    1.488_515_87,
+    -1.135_203_98,
+    0.278_868_07,
+    -0.186_288_06,
+    0.096_784_18,
+    0.374_091_96,
+    1.000_023_68,
+    -1.265_512_23,
+];
+
 /// out = gelu_erf(gate) ⊙ up (GeGLU, Zamba2 MLP).
 pub fn gelu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    gelu_mul_on(selected_path(), gate, up, out);
+}
+
+/// [`gelu_mul`] with the scalar reference (libm's erff).
+pub fn gelu_mul_scalar(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    gelu_mul_on(Path::Scalar, gate, up, out);
+}
+
+/// [`gelu_mul`] on a given path (SIMD: erfc by a Chebyshev fit and the vector exp; see
+/// tests/simd_ops.rs for the bound).
+pub fn gelu_mul_on(path: Path, gate: &[f32], up: &[f32], out: &mut [f32]) {
+    assert!(path.is_supported(), "path {path} not supported by this CPU");
     assert!(
         gate.len() == up.len() && up.len() == out.len(),
         "gelu_mul: lengths"
     );
+    if ops::gelu_mul(path, gate, up, out) {
+        return;
+    }
     for ((o, &g), &u) in out.iter_mut().zip(gate).zip(up) {
         *o = gelu_erf(g) * u;
     }
@@ -250,7 +282,7 @@ mod tests {
         for i in 0..19 {
             assert_eq!(out[i], silu(g[i]) * u[i]);
         }
-        gelu_mul(&g, &u, &mut out);
+        gelu_mul_scalar(&g, &u, &mut out);
         for i in 0..19 {
             assert_eq!(out[i], gelu_erf(g[i]) * u[i]);
         }

@@ -15,6 +15,9 @@ pub(crate) fn silu_inplace(_: Path, _: &mut [f32]) -> bool {
 pub(crate) fn silu_mul(_: Path, _: &[f32], _: &[f32], _: &mut [f32]) -> bool {
     false
 }
+pub(crate) fn gelu_mul(_: Path, _: &[f32], _: &[f32], _: &mut [f32]) -> bool {
+    false
+}
 pub(crate) fn sum_squares_into(_: Path, _: &[f32], _: &mut f32) -> bool {
     false
 }

@@ -1,5 +1,6 @@
-//! NEON vector exp and SiLU: the same algorithm and constants as the x86 version
-//! (`x86/avx2/exp.rs`: Cody–Waite reduction, Cephes polynomial, two-step 2^n scaling).
+//! NEON vector exp, SiLU and GELU: the same algorithms and constants as the x86 versions
+//! (`x86/avx2/exp.rs`: Cody–Waite reduction, Cephes polynomial, two-step 2^n scaling; erfc by
+//! Numerical Recipes' Chebyshev fit).
 
 use std::arch::aarch64::*;
 
@@ -35,6 +36,25 @@ pub(super) fn exp4(x: float32x4_t) -> float32x4_t {
 #[inline]
 pub(super) fn silu4(x: float32x4_t) -> float32x4_t {
     vdivq_f32(x, vaddq_f32(vdupq_n_f32(1.0), exp4(vnegq_f32(x))))
+}
+
+/// Exact-erf GELU as `x86/avx2/exp.rs`'s `gelu8`.
+#[target_feature(enable = "neon")]
+#[inline]
+pub(super) fn gelu4(x: float32x4_t) -> float32x4_t {
+    let one = vdupq_n_f32(1.0);
+    let a = vabsq_f32(vmulq_n_f32(x, std::f32::consts::FRAC_1_SQRT_2));
+    let t = vdivq_f32(one, vfmaq_f32(one, a, vdupq_n_f32(0.5)));
+    let mut p = vdupq_n_f32(crate::cpu::act::ERFC[0]);
+    for c in &crate::cpu::act::ERFC[1..] {
+        p = vfmaq_f32(vdupq_n_f32(*c), p, t);
+    }
+    let erfc = vmulq_f32(t, exp4(vfmsq_f32(p, a, a)));
+    // FMIN returns NaN for a NaN input: NaN stays NaN.
+    let xh = vminq_f32(vdupq_n_f32(20.0), x);
+    let h = vmulq_f32(vmulq_n_f32(xh, 0.5), erfc);
+    let pos = vcgeq_f32(x, vdupq_n_f32(0.0));
+    vbslq_f32(pos, vsubq_f32(x, h), h)
 }
 
 /// `f` over `x` in place, 4 lanes at a time; the tail goes through a zero-padded buffer.
@@ -83,5 +103,34 @@ pub(super) fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
     }
     for j in i..n {
         out[j] = crate::cpu::act::silu(gate[j]) * up[j];
+    }
+}
+
+/// out = gelu(gate) ⊙ up; the tail through zero-padded buffers (the same formula for every
+/// element whatever the length).
+#[target_feature(enable = "neon")]
+pub(super) fn gelu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    assert!(gate.len() == out.len() && up.len() == out.len());
+    let n = out.len();
+    let mut i = 0;
+    while i + 4 <= n {
+        // SAFETY: i + 4 <= n = every slice's length.
+        unsafe {
+            let g = vld1q_f32(gate.as_ptr().add(i));
+            let u = vld1q_f32(up.as_ptr().add(i));
+            vst1q_f32(out.as_mut_ptr().add(i), vmulq_f32(gelu4(g), u));
+        }
+        i += 4;
+    }
+    if i < n {
+        let (mut g, mut u, mut o) = ([0.0f32; 4], [0.0f32; 4], [0.0f32; 4]);
+        g[..n - i].copy_from_slice(&gate[i..]);
+        u[..n - i].copy_from_slice(&up[i..]);
+        // SAFETY: g, u and o hold 4 floats each.
+        unsafe {
+            let v = vmulq_f32(gelu4(vld1q_f32(g.as_ptr())), vld1q_f32(u.as_ptr()));
+            vst1q_f32(o.as_mut_ptr(), v);
+        }
+        out[i..].copy_from_slice(&o[..n - i]);
     }
 }

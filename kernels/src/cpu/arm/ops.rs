@@ -32,6 +32,7 @@ entries! {
     fn exp_inplace(x: &mut [f32]) => exp::exp_inplace;
     fn silu_inplace(x: &mut [f32]) => exp::silu_inplace;
     fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) => exp::silu_mul;
+    fn gelu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) => exp::gelu_mul;
     fn sum_squares_into(x: &[f32], out: &mut f32) => sum_squares;
     fn scale(x: &[f32], w: Option<&[f32]>, inv: f32, out: &mut [f32]) => scale_k;
     fn scale_inplace(x: &mut [f32], w: &[f32], inv: f32) => scale_inplace_k;

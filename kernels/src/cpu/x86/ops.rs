@@ -28,6 +28,7 @@ entries! {
     fn exp_inplace(x: &mut [f32]) => exp::exp_inplace;
     fn silu_inplace(x: &mut [f32]) => exp::silu_inplace;
     fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) => exp::silu_mul;
+    fn gelu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) => exp::gelu_mul;
     fn sum_squares_into(x: &[f32], out: &mut f32) => sum_squares_k;
     fn scale(x: &[f32], w: Option<&[f32]>, inv: f32, out: &mut [f32]) => norm::scale;
     fn scale_inplace(x: &mut [f32], w: &[f32], inv: f32) => norm::scale_inplace;

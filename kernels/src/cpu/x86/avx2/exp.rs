@@ -1,4 +1,4 @@
-//! Vector exp (Cody–Waite range reduction + Cephes' degree-5 polynomial) and SiLU.
+//! Vector exp (Cody–Waite range reduction + Cephes' degree-5 polynomial), SiLU and GELU.
 //!
 //! exp: x is clamped to [−104, 89] (beyond which f32 exp is 0 / +inf), n = round(x·log2 e),
 //! r = x − n·ln 2 in two steps (|r| ≤ ln2/2), e^r = 1 + r + r²·P(r), and the result is scaled
@@ -9,6 +9,8 @@
 //! (tests/simd_ops.rs).
 
 use std::arch::x86_64::*;
+
+pub(crate) use crate::cpu::act::ERFC;
 
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
@@ -57,6 +59,30 @@ pub(crate) fn silu8(x: __m256) -> __m256 {
     _mm256_div_ps(x, _mm256_add_ps(one, e))
 }
 
+/// Exact-erf GELU, 0.5·x·(1 + erf(x/√2)), through erfc(|x|/√2) by Numerical Recipes' Chebyshev
+/// fit (relative error < 1.2e-7 everywhere): x − x·erfc/2 for x ≥ 0 and x·erfc/2 below, so the
+/// negative side (1 + erf → 0) has no cancellation. `min(20, x)` in the product keeps +inf → +inf
+/// (erfc is 0 there); −inf and NaN give NaN, as the scalar formula does.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn gelu8(x: __m256) -> __m256 {
+    let one = _mm256_set1_ps(1.0);
+    let a = _mm256_andnot_ps(
+        _mm256_set1_ps(-0.0),
+        _mm256_mul_ps(x, _mm256_set1_ps(std::f32::consts::FRAC_1_SQRT_2)),
+    );
+    let t = _mm256_div_ps(one, _mm256_fmadd_ps(a, _mm256_set1_ps(0.5), one));
+    let mut p = _mm256_set1_ps(ERFC[0]);
+    for c in &ERFC[1..] {
+        p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(*c));
+    }
+    let erfc = _mm256_mul_ps(t, exp8(_mm256_fnmadd_ps(a, a, p)));
+    let xh = _mm256_min_ps(_mm256_set1_ps(20.0), x);
+    let h = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5), xh), erfc);
+    let pos = _mm256_cmp_ps::<_CMP_GE_OQ>(x, _mm256_setzero_ps());
+    _mm256_blendv_ps(h, _mm256_sub_ps(x, h), pos)
+}
+
 /// `f` over `x` in place, 8 lanes at a time; the tail goes through a zero-padded buffer.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
@@ -85,6 +111,40 @@ pub(crate) fn exp_inplace(x: &mut [f32]) {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn silu_inplace(x: &mut [f32]) {
     map_inplace(x, |v| silu8(v));
+}
+
+/// out = gelu(gate) ⊙ up; the tail through zero-padded buffers, so every element gets the same
+/// formula whatever the length.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn gelu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    assert!(gate.len() == out.len() && up.len() == out.len());
+    let n = out.len();
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n = every slice's length.
+        unsafe {
+            let g = _mm256_loadu_ps(gate.as_ptr().add(i));
+            let u = _mm256_loadu_ps(up.as_ptr().add(i));
+            _mm256_storeu_ps(out.as_mut_ptr().add(i), _mm256_mul_ps(gelu8(g), u));
+        }
+        i += 8;
+    }
+    if i < n {
+        let (mut g, mut u) = ([0.0f32; 8], [0.0f32; 8]);
+        g[..n - i].copy_from_slice(&gate[i..]);
+        u[..n - i].copy_from_slice(&up[i..]);
+        // SAFETY: g and u hold 8 floats each.
+        let v = unsafe {
+            _mm256_mul_ps(
+                gelu8(_mm256_loadu_ps(g.as_ptr())),
+                _mm256_loadu_ps(u.as_ptr()),
+            )
+        };
+        let mut o = [0.0f32; 8];
+        // SAFETY: o holds 8 floats.
+        unsafe { _mm256_storeu_ps(o.as_mut_ptr(), v) };
+        out[i..].copy_from_slice(&o[..n - i]);
+    }
 }
 
 /// out = silu(gate) ⊙ up.
