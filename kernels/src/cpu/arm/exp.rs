@@ -87,8 +87,11 @@ pub(super) fn silu_inplace(x: &mut [f32]) {
     map_inplace(x, |v| silu4(v));
 }
 
+/// out = act(gate) ⊙ up, 4 lanes at a time; the tail through zero-padded buffers (the vector
+/// formula for every element whatever the length).
 #[target_feature(enable = "neon")]
-pub(super) fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
+#[inline]
+fn gated(gate: &[f32], up: &[f32], out: &mut [f32], act: impl Fn(float32x4_t) -> float32x4_t) {
     assert!(gate.len() == out.len() && up.len() == out.len());
     let n = out.len();
     let mut i = 0;
@@ -97,40 +100,31 @@ pub(super) fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
         unsafe {
             let g = vld1q_f32(gate.as_ptr().add(i));
             let u = vld1q_f32(up.as_ptr().add(i));
-            vst1q_f32(out.as_mut_ptr().add(i), vmulq_f32(silu4(g), u));
-        }
-        i += 4;
-    }
-    for j in i..n {
-        out[j] = crate::cpu::act::silu(gate[j]) * up[j];
-    }
-}
-
-/// out = gelu(gate) ⊙ up; the tail through zero-padded buffers (the same formula for every
-/// element whatever the length).
-#[target_feature(enable = "neon")]
-pub(super) fn gelu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
-    assert!(gate.len() == out.len() && up.len() == out.len());
-    let n = out.len();
-    let mut i = 0;
-    while i + 4 <= n {
-        // SAFETY: i + 4 <= n = every slice's length.
-        unsafe {
-            let g = vld1q_f32(gate.as_ptr().add(i));
-            let u = vld1q_f32(up.as_ptr().add(i));
-            vst1q_f32(out.as_mut_ptr().add(i), vmulq_f32(gelu4(g), u));
+            vst1q_f32(out.as_mut_ptr().add(i), vmulq_f32(act(g), u));
         }
         i += 4;
     }
     if i < n {
+        let k = n - i;
         let (mut g, mut u, mut o) = ([0.0f32; 4], [0.0f32; 4], [0.0f32; 4]);
-        g[..n - i].copy_from_slice(&gate[i..]);
-        u[..n - i].copy_from_slice(&up[i..]);
+        g[..k].copy_from_slice(&gate[i..]);
+        u[..k].copy_from_slice(&up[i..]);
         // SAFETY: g, u and o hold 4 floats each.
         unsafe {
-            let v = vmulq_f32(gelu4(vld1q_f32(g.as_ptr())), vld1q_f32(u.as_ptr()));
+            let v = vmulq_f32(act(vld1q_f32(g.as_ptr())), vld1q_f32(u.as_ptr()));
             vst1q_f32(o.as_mut_ptr(), v);
         }
-        out[i..].copy_from_slice(&o[..n - i]);
+        out[i..].copy_from_slice(&o[..k]);
     }
+}
+
+#[target_feature(enable = "neon")]
+pub(super) fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    gated(gate, up, out, |g| silu4(g));
+}
+
+/// out = gelu(gate) ⊙ up.
+#[target_feature(enable = "neon")]
+pub(super) fn gelu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    gated(gate, up, out, |g| gelu4(g));
 }

@@ -113,10 +113,11 @@ pub(crate) fn silu_inplace(x: &mut [f32]) {
     map_inplace(x, |v| silu8(v));
 }
 
-/// out = gelu(gate) ⊙ up; the tail through zero-padded buffers, so every element gets the same
-/// formula whatever the length.
+/// out = act(gate) ⊙ up, 8 lanes at a time; the tail goes through zero-padded buffers, so
+/// every element gets the vector formula whatever the length.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn gelu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
+#[inline]
+fn gated(gate: &[f32], up: &[f32], out: &mut [f32], act: impl Fn(__m256) -> __m256) {
     assert!(gate.len() == out.len() && up.len() == out.len());
     let n = out.len();
     let mut i = 0;
@@ -125,44 +126,35 @@ pub(crate) fn gelu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
         unsafe {
             let g = _mm256_loadu_ps(gate.as_ptr().add(i));
             let u = _mm256_loadu_ps(up.as_ptr().add(i));
-            _mm256_storeu_ps(out.as_mut_ptr().add(i), _mm256_mul_ps(gelu8(g), u));
+            _mm256_storeu_ps(out.as_mut_ptr().add(i), _mm256_mul_ps(act(g), u));
         }
         i += 8;
     }
     if i < n {
-        let (mut g, mut u) = ([0.0f32; 8], [0.0f32; 8]);
-        g[..n - i].copy_from_slice(&gate[i..]);
-        u[..n - i].copy_from_slice(&up[i..]);
-        // SAFETY: g and u hold 8 floats each.
-        let v = unsafe {
-            _mm256_mul_ps(
-                gelu8(_mm256_loadu_ps(g.as_ptr())),
+        let k = n - i;
+        let (mut g, mut u, mut o) = ([0.0f32; 8], [0.0f32; 8], [0.0f32; 8]);
+        g[..k].copy_from_slice(&gate[i..]);
+        u[..k].copy_from_slice(&up[i..]);
+        // SAFETY: g, u and o hold 8 floats each.
+        unsafe {
+            let v = _mm256_mul_ps(
+                act(_mm256_loadu_ps(g.as_ptr())),
                 _mm256_loadu_ps(u.as_ptr()),
-            )
-        };
-        let mut o = [0.0f32; 8];
-        // SAFETY: o holds 8 floats.
-        unsafe { _mm256_storeu_ps(o.as_mut_ptr(), v) };
-        out[i..].copy_from_slice(&o[..n - i]);
+            );
+            _mm256_storeu_ps(o.as_mut_ptr(), v);
+        }
+        out[i..].copy_from_slice(&o[..k]);
     }
 }
 
 /// out = silu(gate) ⊙ up.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
-    assert!(gate.len() == out.len() && up.len() == out.len());
-    let n = out.len();
-    let mut i = 0;
-    while i + 8 <= n {
-        // SAFETY: i + 8 <= n = every slice's length.
-        unsafe {
-            let g = _mm256_loadu_ps(gate.as_ptr().add(i));
-            let u = _mm256_loadu_ps(up.as_ptr().add(i));
-            _mm256_storeu_ps(out.as_mut_ptr().add(i), _mm256_mul_ps(silu8(g), u));
-        }
-        i += 8;
-    }
-    for j in i..n {
-        out[j] = crate::cpu::act::silu(gate[j]) * up[j];
-    }
+    gated(gate, up, out, |g| silu8(g));
+}
+
+/// out = gelu(gate) ⊙ up.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn gelu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    gated(gate, up, out, |g| gelu8(g));
 }
