@@ -4,6 +4,8 @@
 
 use std::arch::aarch64::*;
 
+use crate::cpu::act::ERFC;
+
 #[target_feature(enable = "neon")]
 #[inline]
 pub(super) fn exp4(x: float32x4_t) -> float32x4_t {
@@ -45,8 +47,8 @@ pub(super) fn gelu4(x: float32x4_t) -> float32x4_t {
     let one = vdupq_n_f32(1.0);
     let a = vabsq_f32(vmulq_n_f32(x, std::f32::consts::FRAC_1_SQRT_2));
     let t = vdivq_f32(one, vfmaq_f32(one, a, vdupq_n_f32(0.5)));
-    let mut p = vdupq_n_f32(crate::cpu::act::ERFC[0]);
-    for c in &crate::cpu::act::ERFC[1..] {
+    let mut p = vdupq_n_f32(ERFC[0]);
+    for c in &ERFC[1..] {
         p = vfmaq_f32(vdupq_n_f32(*c), p, t);
     }
     let erfc = vmulq_f32(t, exp4(vfmsq_f32(p, a, a)));

@@ -10,7 +10,7 @@
 
 use std::arch::x86_64::*;
 
-pub(crate) use crate::cpu::act::ERFC;
+use crate::cpu::act::ERFC;
 
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
