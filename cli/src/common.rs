@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use weft::backend::Backend;
+use weft::gguf::Placement;
 use weft::sample::SamplerConfig;
 use weft::tokenizer::Tokenizer;
 use weft::{Model, SessionConfig};
@@ -56,9 +57,15 @@ pub fn model_path(model: Option<&Path>, demo: &str) -> Result<PathBuf, String> {
         })
 }
 
-/// Memory-maps and checks a GGUF model, naming the file in errors.
-pub fn load_model(path: &Path) -> Result<Arc<Model>, String> {
-    Model::load(path)
+/// Memory-maps (or, with `huge_pages`, reads into huge pages) and checks a GGUF model, naming
+/// the file in errors.
+pub fn load_model(path: &Path, huge_pages: bool) -> Result<Arc<Model>, String> {
+    let placement = if huge_pages {
+        Placement::HugePages
+    } else {
+        Placement::Mapped
+    };
+    Model::load_with(path, placement)
         .map(Arc::new)
         .map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -186,6 +193,11 @@ pub struct SessionArgs {
     /// matmul. Off: f32 activations, exactly the stored weights' values.
     #[arg(long)]
     pub int8: bool,
+    /// Read the model into private memory backed by transparent huge pages (Linux) instead of
+    /// memory-mapping it: faster decode (fewer TLB misses) for a read of the whole file at load
+    /// and private memory the size of the file.
+    #[arg(long)]
+    pub huge_pages: bool,
 }
 
 impl SessionArgs {
@@ -200,19 +212,21 @@ impl SessionArgs {
     }
 }
 
-/// Where a session runs, for the statistics line: `GPU` or `N thread(s)`, and whether Q8_0/Q4_0
-/// matmuls take int8 activations.
+/// Where a session runs, for the statistics line: `GPU` or `N thread(s)`, whether Q8_0/Q4_0
+/// matmuls take int8 activations and whether the weights sit in huge pages.
 pub fn engine_label(s: &weft::Session) -> String {
-    let label = match (s.backend(), s.threads()) {
-        (Backend::Gpu, _) => return "GPU".into(),
+    let mut label = match (s.backend(), s.threads()) {
+        (Backend::Gpu, _) => "GPU".to_string(),
         (_, 1) => "1 thread".to_string(),
         (_, n) => format!("{n} threads"),
     };
-    if s.config().int8_activations {
-        format!("{label}, int8 activations")
-    } else {
-        label
+    if s.backend() != Backend::Gpu && s.config().int8_activations {
+        label.push_str(", int8 activations");
     }
+    if s.model().gguf().placement() == Placement::HugePages {
+        label.push_str(", huge pages");
+    }
+    label
 }
 
 /// Peak resident memory of this process in bytes (Linux `VmHWM`), if the OS tells.

@@ -49,7 +49,7 @@ pub fn run(args: Args) -> CliResult {
     common::check_backend(args.session.backend)?;
     let sampler = args.sampling.config()?;
     let path = common::model_path(args.model.as_deref(), common::DEMO_TEXT)?;
-    let model = common::load_model(&path)?;
+    let model = common::load_model(&path, args.session.huge_pages)?;
     let tok = common::load_tokenizer(&model, &path, args.tokenizer.as_deref())?;
     let prompt = common::encode_prompt(&tok, &args.prompt, !args.no_bos)?;
     if prompt.is_empty() {

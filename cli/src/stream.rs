@@ -67,7 +67,7 @@ enum Runner {
 pub fn run(args: Args) -> CliResult {
     common::check_backend(args.session.backend)?;
     let path = common::model_path(args.model.as_deref(), common::DEMO_SENSOR)?;
-    let model = common::load_model(&path)?;
+    let model = common::load_model(&path, args.session.huge_pages)?;
     let width = model.config().input_width();
     let regression = model.config().frames.as_ref().is_some_and(|f| f.regression);
     let anomaly = model

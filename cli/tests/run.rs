@@ -200,3 +200,23 @@ fn errors_say_what_to_do() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("bad.gguf"), "{err}");
 }
+
+#[test]
+fn huge_pages_flag_gives_the_mapped_models_text() {
+    // The weights are read into huge pages instead of mapped: same bytes, same text.
+    let cfg = SamplerConfig {
+        seed: 5,
+        ..SamplerConfig::default()
+    };
+    let expected = api_generate("And the earth", 40, &cfg);
+    let args = ["run", "-p", "And the earth", "-n", "40", "--seed", "5"];
+    let out = weft(&[&args[..], &["--huge-pages"]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
+    let stats = String::from_utf8(out.stderr).unwrap();
+    assert!(stats.contains("huge pages"), "{stats}");
+}

@@ -22,6 +22,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// `weft_model_params.placement`: memory-map the file.
+#define WEFT_PLACEMENT_MAPPED 0
+
+// `weft_model_params.placement`: read the file into transparent huge pages.
+#define WEFT_PLACEMENT_HUGE_PAGES 1
+
 // `weft_session_params.backend`: the CPU.
 #define WEFT_BACKEND_CPU 0
 
@@ -123,6 +129,13 @@ typedef struct {
     // Read every page of the file during the load (progress reported as it goes), so the first
     // tokens do not pay for page faults. Default false: pages are read on first use.
     bool prefault;
+    // Where the weights live: `WEFT_PLACEMENT_MAPPED` (default: memory-mapped, zero-copy) or
+    // `WEFT_PLACEMENT_HUGE_PAGES` (read into private memory backed by transparent huge pages on
+    // Linux and Android: faster decode, fewer TLB misses, for a read of the whole file at load
+    // and private memory the size of the file; implies `prefault`). 64 bits wide so that it
+    // lies past the end of the struct's first version: callers built before it existed pass
+    // the old `size` and get the default.
+    uint64_t placement;
 } weft_model_params;
 
 // What `weft_model_info` reports. Set `size` to `sizeof(weft_model_desc)` before the call.
@@ -248,7 +261,7 @@ weft_status weft_model_info(const weft_model *model, weft_model_desc *desc);
 // is harmless. Sessions created from the model stay valid.
 void weft_model_free(weft_model **model);
 
-// Default model parameters: embedded tokenizer, no progress callback, no prefault.
+// Default model parameters: embedded tokenizer, no progress callback, no prefault, mapped.
 weft_model_params weft_model_default_params(void);
 
 // Default session parameters (kv_window 4096, kv_sinks 4, prefill_chunk 64, 1 thread,

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use weft::Model;
-use weft::gguf::Gguf;
+use weft::gguf::{Gguf, Placement};
 use weft::tokenizer::Tokenizer;
 
 use crate::error::{Failure, FfiResult, guard};
@@ -63,6 +63,7 @@ impl params::Params for weft_model_desc {
 pub(crate) struct LoadOptions<'a> {
     pub tokenizer: Option<&'a Path>,
     pub prefault: bool,
+    pub huge_pages: bool,
     pub progress: &'a mut dyn FnMut(f32) -> bool,
 }
 
@@ -99,11 +100,19 @@ fn prefault(bytes: &[u8], opts: &mut LoadOptions) -> FfiResult {
 /// Loads the model at `path` and finds its tokenizer (the C and Java entry points share this).
 pub(crate) fn load(path: &Path, mut opts: LoadOptions) -> FfiResult<weft_model> {
     opts.report(0.0)?;
-    let gguf = Gguf::open(path).map_err(weft::ModelError::from)?;
-    opts.report(0.1)?;
-    if opts.prefault {
-        prefault(gguf.as_bytes(), &mut opts)?;
-    }
+    let gguf = if opts.huge_pages {
+        // Reading the file into place touches every page, as a prefault does.
+        let progress = &mut *opts.progress;
+        let mut read = |f: f32| progress(0.1 + 0.8 * f);
+        Gguf::open_with(path, Placement::HugePages, &mut read).map_err(weft::ModelError::from)?
+    } else {
+        let gguf = Gguf::open(path).map_err(weft::ModelError::from)?;
+        opts.report(0.1)?;
+        if opts.prefault {
+            prefault(gguf.as_bytes(), &mut opts)?;
+        }
+        gguf
+    };
     let model = Model::from_gguf(gguf)?;
     opts.report(0.95)?;
     let tokenizer = tokenizer::load(model.gguf(), path, opts.tokenizer)?;
@@ -154,6 +163,7 @@ pub unsafe extern "C" fn weft_model_load(
         let opts = LoadOptions {
             tokenizer,
             prefault: p.prefault,
+            huge_pages: p.huge_pages()?,
             progress: &mut progress,
         };
         *out = Box::into_raw(Box::new(load(Path::new(path), opts)?));

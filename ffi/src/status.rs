@@ -71,6 +71,7 @@ impl From<ModelError> for Failure {
     fn from(e: ModelError) -> Self {
         let status = match &e {
             ModelError::Gguf(GgufError::Io { .. }) => weft_status::WEFT_ERR_IO,
+            ModelError::Gguf(GgufError::Cancelled) => weft_status::WEFT_ERR_CANCELLED,
             _ => weft_status::WEFT_ERR_MODEL,
         };
         Failure::new(status, e.to_string())

@@ -8,6 +8,7 @@ pub mod backend;
 pub mod convert;
 pub mod error;
 pub mod gguf;
+pub mod mem;
 pub mod model;
 pub mod parity;
 pub mod program;

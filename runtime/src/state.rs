@@ -26,8 +26,8 @@ impl KvRing {
             width,
             sinks,
             window,
-            keys: vec![0.0; slots * width],
-            values: vec![0.0; slots * width],
+            keys: crate::mem::zeroed_huge(slots * width),
+            values: crate::mem::zeroed_huge(slots * width),
             positions: vec![0; slots],
             filled: 0,
         }
@@ -130,7 +130,7 @@ pub struct State {
 impl State {
     pub fn new(layout: &StateLayout, sinks: usize, window: usize) -> Self {
         State {
-            recurrent: vec![0.0; layout.recurrent_len],
+            recurrent: crate::mem::zeroed_huge(layout.recurrent_len),
             kv: layout
                 .kv
                 .iter()

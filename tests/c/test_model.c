@@ -1,4 +1,5 @@
 /* Loading: success with progress, model info, tokenizer sources, and every load error. */
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "check.h"
@@ -54,6 +55,20 @@ static void test_load_errors(const fixture *fx) {
     CHECK(m == NULL && log.calls == 2, "abort: %d calls", log.calls);
 
     p = weft_model_default_params();
+    p.placement = 7;
+    CHECK_STATUS(weft_model_load(fx->model, &p, &m), WEFT_ERR_INVALID_ARG, "placement is 7");
+    CHECK(m == NULL, "out not NULL");
+
+    /* Cancelled while the file is read into huge pages. */
+    progress_log huge_log = {0, 0.0f, 1, 2};
+    p = weft_model_default_params();
+    p.placement = WEFT_PLACEMENT_HUGE_PAGES;
+    p.progress = on_progress;
+    p.progress_user_data = &huge_log;
+    CHECK_STATUS(weft_model_load(fx->model, &p, &m), WEFT_ERR_CANCELLED, "cancelled");
+    CHECK(m == NULL && huge_log.calls == 2, "abort: %d calls", huge_log.calls);
+
+    p = weft_model_default_params();
     p.tokenizer_path = "/nonexistent/tokenizer.json";
     CHECK_STATUS(weft_model_load(fx->model, &p, &m), WEFT_ERR_IO, "tokenizer");
     CHECK(m == NULL, "out not NULL");
@@ -103,6 +118,48 @@ static void test_info(const fixture *fx) {
     weft_model_free(NULL);
 }
 
+/* Huge-page placement: progress to 1, the same logits as the mapped file, and a caller built
+ * before `placement` existed (its smaller `size`) still loads, mapped. */
+static void test_placement(const fixture *fx) {
+    progress_log log = {0, 0.0f, 1, 0};
+    weft_model_params p = weft_model_default_params();
+    p.placement = WEFT_PLACEMENT_HUGE_PAGES;
+    p.progress = on_progress;
+    p.progress_user_data = &log;
+    weft_model *huge = NULL, *mapped = NULL, *old = NULL;
+    CHECK_OK(weft_model_load(fx->model, &p, &huge));
+    CHECK(log.calls >= 3 && log.monotonic && log.last == 1.0f, "progress: %d calls, last %f",
+          log.calls, log.last);
+
+    weft_model_params first = weft_model_default_params();
+    first.size = offsetof(weft_model_params, placement);
+    first.placement = 99; /* past the old size: never read */
+    CHECK_OK(weft_model_load(fx->model, &first, &old));
+    CHECK_OK(weft_model_load(fx->model, NULL, &mapped));
+    if (!huge || !mapped || !old) goto out;
+
+    weft_model *models[3] = {mapped, huge, old};
+    float logits[3][300];
+    for (int i = 0; i < 3; i++) {
+        weft_session *s = NULL;
+        CHECK_OK(weft_session_new(models[i], NULL, &s));
+        if (!s) goto out;
+        const uint32_t prompt[4] = {5, 17, 42, 9};
+        CHECK_OK(weft_session_prefill(s, prompt, 4, NULL, NULL));
+        CHECK_OK(weft_session_step_token(s, 77, NULL, NULL));
+        CHECK_OK(weft_session_logits(s, logits[i], 300));
+        weft_session_free(&s);
+    }
+    CHECK(memcmp(logits[0], logits[1], sizeof logits[0]) == 0, "huge-page logits differ");
+    CHECK(memcmp(logits[0], logits[2], sizeof logits[0]) == 0, "old-size logits differ");
+    CHECK(logits[0][0] == logits[0][0] && logits[0][0] != logits[0][1], "logits %f %f",
+          logits[0][0], logits[0][1]);
+out:
+    weft_model_free(&huge);
+    weft_model_free(&mapped);
+    weft_model_free(&old);
+}
+
 static void test_tokenizer_sources(const fixture *fx) {
     weft_model_desc d = {.size = sizeof d};
     weft_model *bare = NULL, *side = NULL, *explicit_tok = NULL;
@@ -144,5 +201,6 @@ static void test_tokenizer_sources(const fixture *fx) {
 void test_model(const fixture *fx) {
     test_load_errors(fx);
     test_info(fx);
+    test_placement(fx);
     test_tokenizer_sources(fx);
 }

@@ -138,3 +138,28 @@ fn a_frame_equal_to_an_embedding_gives_the_tokens_logits() {
         }
     }
 }
+
+#[test]
+fn huge_page_placement_gives_the_mapped_files_logits() {
+    use weft::gguf::Placement;
+    for dir in hf_cases() {
+        let case = case_name(&dir);
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), weft_tests::gguf_bytes(&case, OutType::Q8_0)).unwrap();
+        let mapped = Arc::new(Model::load(file.path()).unwrap());
+        let huge = Arc::new(Model::load_with(file.path(), Placement::HugePages).unwrap());
+        assert_eq!(mapped.gguf().placement(), Placement::Mapped);
+        assert_eq!(huge.gguf().placement(), Placement::HugePages);
+        assert_eq!(huge.gguf().as_bytes(), mapped.gguf().as_bytes(), "{case}");
+        let tokens = Rng(5).tokens(12, mapped.config().n_vocab);
+        let config = SessionConfig {
+            threads: 2,
+            int8_activations: true,
+            ..small_window(4)
+        };
+        let a = decode(&mut mapped.session(config.clone()).unwrap(), &tokens);
+        let b = decode(&mut huge.session(config).unwrap(), &tokens);
+        assert!(a.iter().all(|x| x.is_finite()), "{case}");
+        assert_eq!(a, b, "{case}: logits differ between placements");
+    }
+}

@@ -75,6 +75,8 @@ pub extern "system" fn Java_dev_weft_Native_modelLoad<'local>(
         let opts = LoadOptions {
             tokenizer: tokenizer.as_deref().map(Path::new),
             prefault,
+            // Not offered to Java yet: phones rarely spare a private copy of the weights.
+            huge_pages: false,
             progress: &mut progress,
         };
         let loaded = load(Path::new(&path), opts);

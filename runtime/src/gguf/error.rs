@@ -17,6 +17,8 @@ pub enum GgufError {
         #[source]
         source: std::io::Error,
     },
+    #[error("load cancelled by the progress callback")]
+    Cancelled,
     #[error("writing GGUF failed: {source}")]
     Write {
         #[source]

@@ -35,7 +35,7 @@ mod value_fmt;
 mod writer;
 
 pub use error::{BoxError, GgufError};
-pub use file::Gguf;
+pub use file::{Gguf, Placement};
 pub use reader::{DEFAULT_ALIGNMENT, MAX_ARRAY_DEPTH};
 pub use tensor::{MAX_DIMS, TensorInfo};
 pub use value::{MetaArray, MetaType, MetaValue};

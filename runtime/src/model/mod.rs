@@ -22,7 +22,7 @@ pub use config::{Arch, Config};
 pub use plan::Plan;
 
 use crate::error::ModelError;
-use crate::gguf::Gguf;
+use crate::gguf::{Gguf, Placement};
 use crate::program::{Program, ProgramBuilder, WeightId};
 use weights::{Binder, Stored, WeightTable};
 
@@ -40,6 +40,12 @@ impl Model {
     /// Memory-maps and validates a GGUF file.
     pub fn load(path: impl AsRef<Path>) -> Result<Model, ModelError> {
         Model::from_gguf(Gguf::open(path.as_ref())?)
+    }
+
+    /// Opens a GGUF file placed as `placement` asks ([`Placement::HugePages`]: read into huge
+    /// pages, faster decode for a copy at load) and validates it as [`Model::load`] does.
+    pub fn load_with(path: impl AsRef<Path>, placement: Placement) -> Result<Model, ModelError> {
+        Model::from_gguf(Gguf::open_with(path.as_ref(), placement, &mut |_| true)?)
     }
 
     /// Reads the config, builds the Plan and binds every weight, checking shapes and types.

@@ -121,7 +121,7 @@ impl Session {
         } else {
             decode.arena_len.max(prefill.arena_len)
         };
-        let arena = vec![0.0; arena_len];
+        let arena = crate::mem::zeroed_huge(arena_len);
         let n_out = model.config().output_width();
         Ok(Session {
             sampler: Sampler::new(n_out),
