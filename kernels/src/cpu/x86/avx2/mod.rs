@@ -56,14 +56,18 @@ pub(crate) fn ahead(r: &[&[u8]; 4]) -> usize {
     if len <= 32 << 10 { 4 * len } else { 3072 }
 }
 
-/// Prefetch the weight line `ahead` bytes past `p` (a hint: never faults). Non-temporal: a
-/// decode step streams every weight once, and lines that skip the outer caches leave the
-/// recurrent state (19 MB on mamba2-130m) there between steps (end to end 2–6 % faster than
-/// an L2 hint in interleaved runs; matvec alone unchanged).
+/// Prefetch the weight line `ahead` bytes past `p` (a hint: never faults) into L2, not L1.
+/// The lead is a whole block of rows, far more lines than L1's miss buffers hold: an L1 hint
+/// (T0, or NTA, which also fills L1 on AMD) stalls on them and leaves the kernels
+/// latency-bound. On a 2-core Zen 4 VM the int8 matvec from DRAM ran 11–18 GB/s with NTA and
+/// 19–24 with T1 on one core (criterion `matvec/Q8_0-i8/…/avx512-vbmi/1t`), and decode went
+/// from 114–122 to 156–196 tok/s on mamba2-130m Q8_0 (alternating runs, bench/README.md). On the
+/// Zen 5 host of the earlier tables NTA was 2–6 % faster end to end (it kept the recurrent
+/// state in the outer caches) with matvec alone unchanged: much less than it costs here.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 pub(crate) fn prefetch(p: *const u8, ahead: usize) {
-    _mm_prefetch::<_MM_HINT_NTA>(p.wrapping_add(ahead).cast());
+    _mm_prefetch::<_MM_HINT_T1>(p.wrapping_add(ahead).cast());
 }
 
 /// Horizontal sums of four vectors: `[Σa, Σb, Σc, Σd]`.
