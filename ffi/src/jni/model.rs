@@ -40,6 +40,7 @@ pub extern "system" fn Java_dev_weft_Native_modelLoad<'local>(
     path: JString<'local>,
     tokenizer: JString<'local>,
     prefault: jboolean,
+    huge_pages: jboolean,
     listener: JObject<'local>,
 ) -> jlong {
     env.with_env(|env| -> Res<_> {
@@ -75,8 +76,7 @@ pub extern "system" fn Java_dev_weft_Native_modelLoad<'local>(
         let opts = LoadOptions {
             tokenizer: tokenizer.as_deref().map(Path::new),
             prefault,
-            // Not offered to Java yet: phones rarely spare a private copy of the weights.
-            huge_pages: false,
+            huge_pages,
             progress: &mut progress,
         };
         let loaded = load(Path::new(&path), opts);

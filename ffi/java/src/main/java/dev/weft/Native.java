@@ -13,7 +13,8 @@ final class Native {
     static native String version();
 
     // Model
-    static native long modelLoad(String path, String tokenizerPath, boolean prefault, ProgressListener progress);
+    static native long modelLoad(String path, String tokenizerPath, boolean prefault, boolean hugePages,
+            ProgressListener progress);
     static native void modelFree(long model);
     /** {n_vocab, n_embd, n_layer, n_ctx, bos, eos, has_tokenizer, frame_size, output_size,
      *  accepts_tokens, regression}. */

@@ -112,6 +112,16 @@ public final class WeftTest {
             testCancel(m, promptIds, greedy);
             testErrors(m, dir);
         }
+        List<Float> hugeProgress = new ArrayList<>();
+        try (Model m = Model.load(dir.resolve("model.gguf").toString(), null, false, true,
+                p -> hugeProgress.add(p))) {
+            check(hugeProgress.size() >= 3 && hugeProgress.get(hugeProgress.size() - 1) == 1.0f,
+                    "huge-page progress " + hugeProgress);
+            try (Session s = m.newSession()) {
+                s.prefill(promptIds);
+                check(Arrays.equals(pullGreedy(s, greedy.length, 2), greedy), "huge pages: greedy == Rust's");
+            }
+        }
         testSensor(dir, exp.get("sensor_frames"), exp.get("sensor_outputs"));
         System.out.println("WeftTest: " + passed + " passed, " + failed + " failed");
         System.exit(failed == 0 ? 0 : 1);
