@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use weft::backend::Backend;
 use weft::backend::cpu_traffic::decode_traffic;
-use weft::gguf::Placement;
 use weft::{Input, Model, Session, SessionConfig};
 
 use crate::CliResult;
@@ -213,10 +212,9 @@ pub fn run(args: Args) -> CliResult {
     let model = if args.in_memory {
         let bytes = std::fs::read(&args.model)?;
         Arc::new(Model::from_gguf(weft::gguf::Gguf::from_bytes(bytes)?)?)
-    } else if args.huge_pages {
-        Arc::new(Model::load_with(&args.model, Placement::HugePages)?)
     } else {
-        Arc::new(Model::load(&args.model)?)
+        let placement = crate::common::placement(args.huge_pages);
+        Arc::new(Model::load_with(&args.model, placement)?)
     };
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     let chunk = args.chunk.unwrap_or(args.prompt.clamp(1, 512));

@@ -57,15 +57,19 @@ pub fn model_path(model: Option<&Path>, demo: &str) -> Result<PathBuf, String> {
         })
 }
 
-/// Memory-maps (or, with `huge_pages`, reads into huge pages) and checks a GGUF model, naming
-/// the file in errors.
-pub fn load_model(path: &Path, huge_pages: bool) -> Result<Arc<Model>, String> {
-    let placement = if huge_pages {
+/// Where `--huge-pages` (or its absence) puts the weights.
+pub fn placement(huge_pages: bool) -> Placement {
+    if huge_pages {
         Placement::HugePages
     } else {
         Placement::Mapped
-    };
-    Model::load_with(path, placement)
+    }
+}
+
+/// Memory-maps (or, with `huge_pages`, reads into huge pages) and checks a GGUF model, naming
+/// the file in errors.
+pub fn load_model(path: &Path, huge_pages: bool) -> Result<Arc<Model>, String> {
+    Model::load_with(path, placement(huge_pages))
         .map(Arc::new)
         .map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -19,6 +19,14 @@ fn weft(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `weft args` that must succeed: its stdout and stderr.
+fn weft_ok(args: &[&str]) -> (String, String) {
+    let out = weft(args);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{err}");
+    (String::from_utf8(out.stdout).unwrap(), err)
+}
+
 /// The same loop as `weft run`, through the library: BOS + prompt, prefill, sample/step.
 fn api_generate(prompt: &str, n: usize, cfg: &SamplerConfig) -> String {
     api_generate_with(prompt, n, cfg, SessionConfig::default())
@@ -54,7 +62,7 @@ fn run_with_a_seed_prints_what_the_api_generates() {
         ..SamplerConfig::default()
     };
     let expected = api_generate("And God said", 40, &cfg);
-    let out = weft(&[
+    let (text, err) = weft_ok(&[
         "run",
         "--prompt",
         "And God said",
@@ -64,14 +72,8 @@ fn run_with_a_seed_prints_what_the_api_generates() {
         "7",
         "-q",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text, expected);
-    assert!(out.stderr.is_empty(), "--quiet prints nothing on stderr");
+    assert!(err.is_empty(), "--quiet prints nothing on stderr");
     // KJV vocabulary, not noise.
     assert!(text.split_whitespace().count() > 20, "{text}");
     // A different seed gives different text; the same options and model path give the same.
@@ -114,7 +116,7 @@ fn int8_flag_reaches_the_session() {
     };
     let expected = api_generate_with("And the earth", 80, &cfg, int8);
     assert_ne!(expected, api_generate("And the earth", 80, &cfg));
-    let out = weft(&[
+    let (text, stats) = weft_ok(&[
         "run",
         "-p",
         "And the earth",
@@ -124,13 +126,7 @@ fn int8_flag_reaches_the_session() {
         "3",
         "--int8",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
-    let stats = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(text, expected);
     assert!(stats.contains("int8 activations"), "{stats}");
 }
 
@@ -162,9 +158,7 @@ fn greedy_options_reach_the_sampler() {
 
 #[test]
 fn statistics_go_to_stderr() {
-    let out = weft(&["run", "-p", "The LORD", "-n", "5", "--seed", "1"]);
-    assert!(out.status.success());
-    let err = String::from_utf8(out.stderr).unwrap();
+    let (_, err) = weft_ok(&["run", "-p", "The LORD", "-n", "5", "--seed", "1"]);
     assert!(err.contains("generated 5 tok in"), "{err}");
     assert!(err.contains("tok/s"), "{err}");
     if cfg!(target_os = "linux") {
@@ -209,14 +203,16 @@ fn huge_pages_flag_gives_the_mapped_models_text() {
         ..SamplerConfig::default()
     };
     let expected = api_generate("And the earth", 40, &cfg);
-    let args = ["run", "-p", "And the earth", "-n", "40", "--seed", "5"];
-    let out = weft(&[&args[..], &["--huge-pages"]].concat());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
-    let stats = String::from_utf8(out.stderr).unwrap();
+    let (text, stats) = weft_ok(&[
+        "run",
+        "-p",
+        "And the earth",
+        "-n",
+        "40",
+        "--seed",
+        "5",
+        "--huge-pages",
+    ]);
+    assert_eq!(text, expected);
     assert!(stats.contains("huge pages"), "{stats}");
 }

@@ -76,14 +76,11 @@ impl Gguf {
     /// Memory-maps and validates the file at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Gguf, GgufError> {
         let path = path.as_ref();
-        let io = |source| GgufError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = File::open(path).map_err(io)?;
+        let io = io_error(path);
+        let file = File::open(path).map_err(&io)?;
         // SAFETY: the map is read-only. Another process truncating or rewriting the file while it
         // is mapped is outside what any mmap-based reader can defend against (SIGBUS), as in ggml.
-        let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+        let map = unsafe { Mmap::map(&file) }.map_err(&io)?;
         Self::from_storage(Storage::Mmap(map))
     }
 
@@ -99,31 +96,28 @@ impl Gguf {
         if placement == Placement::Mapped {
             return Self::open(path);
         }
-        let io = |source| GgufError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut file = File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
+        let io = io_error(path);
+        let mut file = File::open(path).map_err(&io)?;
+        let len = file.metadata().map_err(&io)?.len();
         let len = usize::try_from(len).map_err(|_| io(std::io::ErrorKind::OutOfMemory.into()))?;
         if len == 0 {
             // Anonymous maps cannot be empty; an empty file fails the parse the same either way.
             return Self::from_bytes(Vec::new());
         }
         // An anonymous map is page-aligned, so tensor data keeps its alignment.
-        let mut buf = memmap2::MmapMut::map_anon(len).map_err(io)?;
+        let mut buf = memmap2::MmapMut::map_anon(len).map_err(&io)?;
         crate::mem::advise_huge_pages(&buf[..]);
         const CHUNK: usize = 16 << 20;
         let mut done = 0;
         while done < len {
             let end = (done + CHUNK).min(len);
-            file.read_exact(&mut buf[done..end]).map_err(io)?;
+            file.read_exact(&mut buf[done..end]).map_err(&io)?;
             done = end;
             if !progress(done as f32 / len as f32) {
                 return Err(GgufError::Cancelled);
             }
         }
-        let map = buf.make_read_only().map_err(io)?;
+        let map = buf.make_read_only().map_err(&io)?;
         Self::from_storage(Storage::Private(map))
     }
 
@@ -240,6 +234,14 @@ impl Gguf {
         self.tensor(name).ok_or_else(|| GgufError::MissingTensor {
             tensor: name.to_string(),
         })
+    }
+}
+
+/// Wraps an I/O failure on `path` as [`GgufError::Io`].
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> GgufError + '_ {
+    move |source| GgufError::Io {
+        path: path.to_path_buf(),
+        source,
     }
 }
 
