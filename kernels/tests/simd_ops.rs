@@ -5,7 +5,7 @@ mod common;
 
 use common::{Rng, alloc_count, assert_close, bits, simd_paths};
 use weft_kernels::cpu::act::*;
-use weft_kernels::cpu::attn::{attend_heads_on, attend_heads_scalar};
+use weft_kernels::cpu::attn::{KvElem, attend_heads_on, attend_heads_scalar, f16};
 use weft_kernels::cpu::conv::{conv1d_step_on, conv1d_step_scalar};
 use weft_kernels::cpu::dispatch::{Path, selected_path};
 use weft_kernels::cpu::norm::*;
@@ -539,6 +539,50 @@ fn attention_matches_scalar() {
     }
 }
 
+/// An f16 cache gives exactly what its widened f32 values give on every SIMD path (the same
+/// arithmetic after the load), and the scalar reference within f32 rounding of that.
+#[test]
+fn attention_reads_f16_rows_as_their_widened_values() {
+    let mut r = Rng::new(4009);
+    for (heads, kvh, hd, slots) in [
+        (4, 2, 8, 5),
+        (8, 1, 64, 33),
+        (2, 2, 5, 1),
+        (4, 4, 128, 100),
+        (3, 1, 20, 9),
+        (20, 4, 24, 17),
+    ] {
+        let q = r.normal_vec(heads * hd);
+        let half = |x: &[f32]| {
+            let mut h = vec![f16::ZERO; x.len()];
+            f16::store(&mut h, x);
+            h
+        };
+        let (k16, v16) = (
+            half(&r.normal_vec(slots * kvh * hd)),
+            half(&r.normal_vec(slots * kvh * hd)),
+        );
+        let wide = |h: &[f16]| h.iter().map(|v| v.to_f32()).collect::<Vec<f32>>();
+        let (k, v) = (wide(&k16), wide(&v16));
+        let scale = 1.0 / (hd as f32).sqrt();
+        let mut sc = vec![0.0; slots + 1];
+        for path in Path::supported() {
+            let (mut a, mut b) = (vec![f32::NAN; heads * hd], vec![f32::NAN; heads * hd]);
+            #[rustfmt::skip]
+            attend_heads_on(path, &q, &k16, &v16, slots, heads, kvh, hd, scale, &mut sc, 0..heads, &mut a);
+            #[rustfmt::skip]
+            attend_heads_on(path, &q, &k, &v, slots, heads, kvh, hd, scale, &mut sc, 0..heads, &mut b);
+            let what = format!("{path} {heads}/{kvh}x{hd} slots {slots}");
+            if path == Path::Scalar {
+                // The f16 reference sums q·k in order, the f32 one in 8 lanes.
+                assert_close(&a, &b, 1e-5, 1e-5, &what);
+            } else {
+                assert_eq!(bits(&a), bits(&b), "{what}");
+            }
+        }
+    }
+}
+
 #[test]
 fn no_op_allocates_on_any_path() {
     let _ = selected_path();
@@ -557,6 +601,7 @@ fn no_op_allocates_on_any_path() {
     let mut s1 = vec![0.0; 64 * 4];
     let a1 = vec![-1.0; 64 * 4];
     let mut sc = [0.0; 8];
+    let h16 = vec![f16::from_f32(0.5); 64];
     for path in Path::supported() {
         let (n, ()) = alloc_count::count(|| {
             exp_inplace_on(path, &mut out);
@@ -584,6 +629,20 @@ fn no_op_allocates_on_any_path() {
                 &x[..16],
                 &w,
                 &x,
+                4,
+                2,
+                1,
+                8,
+                0.3,
+                &mut sc,
+                0..2,
+                &mut out[..16],
+            );
+            attend_heads_on(
+                path,
+                &x[..16],
+                &h16,
+                &h16,
                 4,
                 2,
                 1,

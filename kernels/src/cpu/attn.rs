@@ -4,23 +4,119 @@
 //! not matter (softmax is permutation-invariant); the caller passes only valid slots (causal
 //! masking and ring-buffer bookkeeping are the caller's). Heads are independent: `attend_heads`
 //! computes a head range, for threading.
+//!
+//! Cached rows are f32 or f16 ([`KvElem`]): an f16 cache holds half the bytes, which is what
+//! attention over a deep cache streams per token; every product and sum is still f32.
 
 use std::ops::Range;
+
+pub use half::f16;
 
 use super::act::softmax_inplace;
 use super::arch::ops;
 use super::dispatch::{Path, selected_path};
 use super::dot::dot;
 
+/// The element type of a KV cache: `f32`, or `f16` (rounded once, when the row is cached).
+pub trait KvElem: Copy + Send + Sync + sealed::Sealed + 'static {
+    fn to_f32(self) -> f32;
+    /// Rounds `src` into `dst` (same length).
+    fn store(dst: &mut [Self], src: &[f32]);
+    /// q·k in the scalar reference's order.
+    #[doc(hidden)]
+    fn dot(q: &[f32], k: &[Self]) -> f32;
+    /// The SIMD kernel for `path`, if it has one (`false`: the scalar reference runs).
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    fn simd(
+        path: Path,
+        q: &[f32],
+        keys: &[Self],
+        values: &[Self],
+        n_slots: usize,
+        heads: usize,
+        kv_heads: usize,
+        hd: usize,
+        scale: f32,
+        head_range: Range<usize>,
+        out: &mut [f32],
+    ) -> bool;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for half::f16 {}
+}
+
+impl KvElem for f32 {
+    fn to_f32(self) -> f32 {
+        self
+    }
+    fn store(dst: &mut [f32], src: &[f32]) {
+        dst.copy_from_slice(src);
+    }
+    fn dot(q: &[f32], k: &[f32]) -> f32 {
+        dot(q, k)
+    }
+    fn simd(
+        path: Path,
+        q: &[f32],
+        keys: &[f32],
+        values: &[f32],
+        n_slots: usize,
+        heads: usize,
+        kv_heads: usize,
+        hd: usize,
+        scale: f32,
+        head_range: Range<usize>,
+        out: &mut [f32],
+    ) -> bool {
+        ops::attend(
+            path, q, keys, values, n_slots, heads, kv_heads, hd, scale, head_range, out,
+        )
+    }
+}
+
+impl KvElem for f16 {
+    fn to_f32(self) -> f32 {
+        f16::to_f32(self)
+    }
+    fn store(dst: &mut [f16], src: &[f32]) {
+        use half::slice::HalfFloatSliceExt;
+        dst.convert_from_f32_slice(src);
+    }
+    fn dot(q: &[f32], k: &[f16]) -> f32 {
+        q.iter().zip(k).map(|(a, b)| a * b.to_f32()).sum()
+    }
+    fn simd(
+        path: Path,
+        q: &[f32],
+        keys: &[f16],
+        values: &[f16],
+        n_slots: usize,
+        heads: usize,
+        kv_heads: usize,
+        hd: usize,
+        scale: f32,
+        head_range: Range<usize>,
+        out: &mut [f32],
+    ) -> bool {
+        ops::attend_f16(
+            path, q, keys, values, n_slots, heads, kv_heads, hd, scale, head_range, out,
+        )
+    }
+}
+
 /// out[h] = Σ_s softmax_s(scale · q[h]·k[s, h/rep]) · v[s, h/rep] for all `heads`, where
 /// rep = heads / kv_heads (kv head j serves query heads j·rep .. j·rep+rep−1).
 /// `q`, `out`: `[heads·hd]`; `scores_scratch.len() >= n_slots`. With `n_slots == 0` the output
 /// is all zeros.
 #[allow(clippy::too_many_arguments)]
-pub fn attend(
+pub fn attend<E: KvElem>(
     q: &[f32],
-    keys: &[f32],
-    values: &[f32],
+    keys: &[E],
+    values: &[E],
     n_slots: usize,
     heads: usize,
     kv_heads: usize,
@@ -47,10 +143,10 @@ pub fn attend(
 /// [`attend`] for the query heads in `head_range` only: `q` is still the full `[heads·hd]`
 /// query; `out` is `[head_range.len()·hd]` (just those heads).
 #[allow(clippy::too_many_arguments)]
-pub fn attend_heads(
+pub fn attend_heads<E: KvElem>(
     q: &[f32],
-    keys: &[f32],
-    values: &[f32],
+    keys: &[E],
+    values: &[E],
     n_slots: usize,
     heads: usize,
     kv_heads: usize,
@@ -78,10 +174,10 @@ pub fn attend_heads(
 
 /// [`attend_heads`] with the scalar reference (scores, softmax, weighted sum).
 #[allow(clippy::too_many_arguments)]
-pub fn attend_heads_scalar(
+pub fn attend_heads_scalar<E: KvElem>(
     q: &[f32],
-    keys: &[f32],
-    values: &[f32],
+    keys: &[E],
+    values: &[E],
     n_slots: usize,
     heads: usize,
     kv_heads: usize,
@@ -111,11 +207,11 @@ pub fn attend_heads_scalar(
 /// slots (the scratch is not used, but its size is still checked so that every path accepts
 /// the same inputs).
 #[allow(clippy::too_many_arguments)]
-pub fn attend_heads_on(
+pub fn attend_heads_on<E: KvElem>(
     path: Path,
     q: &[f32],
-    keys: &[f32],
-    values: &[f32],
+    keys: &[E],
+    values: &[E],
     n_slots: usize,
     heads: usize,
     kv_heads: usize,
@@ -145,7 +241,7 @@ pub fn attend_heads_on(
     );
     assert_eq!(out.len(), head_range.len() * hd, "attend: out length");
     assert!(path.is_supported(), "path {path} not supported by this CPU");
-    if ops::attend(
+    if E::simd(
         path,
         q,
         keys,
@@ -167,14 +263,14 @@ pub fn attend_heads_on(
         let qh = &q[h * hd..(h + 1) * hd];
         for (s, sc) in scores.iter_mut().enumerate() {
             let k = &keys[s * row + kvh * hd..s * row + (kvh + 1) * hd];
-            *sc = dot(qh, k) * scale;
+            *sc = E::dot(qh, k) * scale;
         }
         softmax_inplace(scores);
         o.fill(0.0);
         for (s, &p) in scores.iter().enumerate() {
             let v = &values[s * row + kvh * hd..s * row + (kvh + 1) * hd];
             for (oi, &vi) in o.iter_mut().zip(v) {
-                *oi += p * vi;
+                *oi += p * vi.to_f32();
             }
         }
     }
@@ -280,7 +376,7 @@ mod tests {
         attend(&q, &k, &v, 1, 2, 1, 4, 0.5, &mut [0.0], &mut out);
         assert_eq!(out[..4], v[..]);
         assert_eq!(out[4..], v[..]);
-        attend(&q, &[], &[], 0, 2, 1, 4, 0.5, &mut [], &mut out);
+        attend::<f32>(&q, &[], &[], 0, 2, 1, 4, 0.5, &mut [], &mut out);
         assert_eq!(out, [0.0; 8]);
     }
 

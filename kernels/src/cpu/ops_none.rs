@@ -70,6 +70,21 @@ pub(crate) fn attend(
 ) -> bool {
     false
 }
+pub(crate) fn attend_f16(
+    _: Path,
+    _: &[f32],
+    _: &[half::f16],
+    _: &[half::f16],
+    _: usize,
+    _: usize,
+    _: usize,
+    _: usize,
+    _: f32,
+    _: Range<usize>,
+    _: &mut [f32],
+) -> bool {
+    false
+}
 pub(crate) fn conv1d_step(
     _: Path,
     _: &mut [f32],

@@ -18,7 +18,7 @@ unsafe fn ld_f32(p: *const u8) -> float32x4_t {
 /// 4 fp16 weights at `p`, widened with FCVTL (base ARMv8 FP; `float16x4_t` is unstable).
 #[target_feature(enable = "neon")]
 #[inline]
-unsafe fn ld_f16(p: *const u8) -> float32x4_t {
+pub(super) unsafe fn ld_f16(p: *const u8) -> float32x4_t {
     // SAFETY: the caller guarantees 8 readable bytes.
     let h = unsafe { vld1_u16(p.cast()) };
     let out: float32x4_t;

@@ -7,6 +7,7 @@ use std::arch::aarch64::*;
 use std::ops::Range;
 
 use super::exp::{self, exp4, silu4};
+use crate::cpu::attn::{KvElem, f16};
 use crate::cpu::dispatch::Path;
 use crate::cpu::ssm::Mamba2Dims;
 
@@ -46,6 +47,10 @@ entries! {
     ) => mamba2;
     fn attend(
         q: &[f32], keys: &[f32], values: &[f32], n_slots: usize, heads: usize, kv_heads: usize,
+        hd: usize, scale: f32, head_range: Range<usize>, out: &mut [f32]
+    ) => attend_k;
+    fn attend_f16(
+        q: &[f32], keys: &[f16], values: &[f16], n_slots: usize, heads: usize, kv_heads: usize,
         hd: usize, scale: f32, head_range: Range<usize>, out: &mut [f32]
     ) => attend_k;
 }
@@ -271,9 +276,32 @@ fn conv4(
     }
 }
 
+/// A cached element type the attention kernel loads 4 at a time as f32.
+trait Load4: KvElem {
+    /// # Safety
+    /// 4 readable elements at `p`.
+    unsafe fn load4(p: *const Self) -> float32x4_t;
+}
+
+impl Load4 for f32 {
+    #[inline(always)]
+    unsafe fn load4(p: *const f32) -> float32x4_t {
+        // SAFETY: the caller guarantees 4 readable floats; NEON is baseline.
+        unsafe { vld1q_f32(p) }
+    }
+}
+
+impl Load4 for f16 {
+    #[inline(always)]
+    unsafe fn load4(p: *const f16) -> float32x4_t {
+        // SAFETY: the caller guarantees 4 readable halves (8 bytes).
+        unsafe { super::matvec::ld_f16(p.cast()) }
+    }
+}
+
 #[target_feature(enable = "neon")]
 #[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+fn dot<E: Load4>(a: &[f32], b: &[E]) -> f32 {
     let n = a.len();
     let (mut s0, mut s1) = (vdupq_n_f32(0.0), vdupq_n_f32(0.0));
     let mut i = 0;
@@ -283,12 +311,12 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
             s0 = vfmaq_f32(
                 s0,
                 vld1q_f32(a.as_ptr().add(i)),
-                vld1q_f32(b.as_ptr().add(i)),
+                E::load4(b.as_ptr().add(i)),
             );
             s1 = vfmaq_f32(
                 s1,
                 vld1q_f32(a.as_ptr().add(i + 4)),
-                vld1q_f32(b.as_ptr().add(i + 4)),
+                E::load4(b.as_ptr().add(i + 4)),
             );
         }
         i += 8;
@@ -299,21 +327,25 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
             s0 = vfmaq_f32(
                 s0,
                 vld1q_f32(a.as_ptr().add(i)),
-                vld1q_f32(b.as_ptr().add(i)),
+                E::load4(b.as_ptr().add(i)),
             )
         };
         i += 4;
     }
-    let tail: f32 = a[i..].iter().zip(&b[i..]).map(|(x, y)| x * y).sum();
+    let tail: f32 = a[i..]
+        .iter()
+        .zip(&b[i..])
+        .map(|(x, y)| x * y.to_f32())
+        .sum();
     vaddvq_f32(vaddq_f32(s0, s1)) + tail
 }
 
 /// Online softmax over tiles of 4 slots (see the x86 version).
 #[target_feature(enable = "neon")]
-fn attend_k(
+fn attend_k<E: Load4>(
     q: &[f32],
-    keys: &[f32],
-    values: &[f32],
+    keys: &[E],
+    values: &[E],
     n_slots: usize,
     heads: usize,
     kv_heads: usize,
@@ -356,17 +388,16 @@ fn attend_k(
                     let mut acc = vmulq_n_f32(vld1q_f32(op), c);
                     for (j, &pj) in p[..t].iter().enumerate() {
                         let v = values[span(s0 + j)].as_ptr().add(i);
-                        acc = vfmaq_n_f32(acc, vld1q_f32(v), pj);
+                        acc = vfmaq_n_f32(acc, E::load4(v), pj);
                     }
                     vst1q_f32(op, acc);
                 }
                 i += 4;
             }
             for k in i..hd {
-                o[k] = p[..t]
-                    .iter()
-                    .enumerate()
-                    .fold(o[k] * c, |a, (j, &pj)| a + pj * values[span(s0 + j)][k]);
+                o[k] = p[..t].iter().enumerate().fold(o[k] * c, |a, (j, &pj)| {
+                    a + pj * values[span(s0 + j)][k].to_f32()
+                });
             }
             m = m_new;
         }

@@ -6,6 +6,7 @@ use std::ops::Range;
 
 use super::avx2::{attn, conv, exp, norm, ssm};
 use super::avx2_of;
+use crate::cpu::attn::f16;
 use crate::cpu::dispatch::Path;
 use crate::cpu::ssm::Mamba2Dims;
 
@@ -42,6 +43,10 @@ entries! {
     ) => ssm::mamba2;
     fn attend(
         q: &[f32], keys: &[f32], values: &[f32], n_slots: usize, heads: usize, kv_heads: usize,
+        hd: usize, scale: f32, head_range: Range<usize>, out: &mut [f32]
+    ) => attn::attend;
+    fn attend_f16(
+        q: &[f32], keys: &[f16], values: &[f16], n_slots: usize, heads: usize, kv_heads: usize,
         hd: usize, scale: f32, head_range: Range<usize>, out: &mut [f32]
     ) => attn::attend;
 }
