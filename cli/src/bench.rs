@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use weft::backend::Backend;
 use weft::backend::cpu_traffic::decode_traffic;
-use weft::{Input, Model, Session, SessionConfig};
+use weft::{Input, KvType, Model, Session, SessionConfig};
 
 use crate::CliResult;
 use crate::common::{self, BackendArg, check_backend};
@@ -42,6 +42,9 @@ pub struct Args {
     /// KV window of attention layers (default: the session default).
     #[arg(long)]
     kv_window: Option<usize>,
+    /// KV cache element type: f32 or f16 (CPU only).
+    #[arg(long, default_value = "f32")]
+    kv_type: KvType,
     /// Where the model runs: cpu, gpu or auto. On the GPU, decode samples greedily there and
     /// reads back only the token id; the roofline is the GPU's copy bandwidth.
     #[arg(long, value_enum, default_value = "cpu")]
@@ -223,6 +226,7 @@ pub fn run(args: Args) -> CliResult {
         int8_activations: args.int8,
         prefill_chunk: chunk,
         backend: args.backend.backend(),
+        kv_type: args.kv_type,
         ..SessionConfig::default()
     };
     if let Some(w) = args.kv_window {
@@ -245,7 +249,7 @@ pub fn run(args: Args) -> CliResult {
         decode_one(&mut session, t, on_gpu)?;
     }
 
-    let traffic = decode_traffic(&model, &model.compile(1, false));
+    let traffic = decode_traffic(&model, &model.compile(1, false), args.kv_type);
     let (mut pp, mut tg, mut steps) = (Vec::new(), Vec::new(), Vec::new());
     let mut kv_slots = 0u64;
     for _ in 0..args.runs {
@@ -316,6 +320,7 @@ pub fn run(args: Args) -> CliResult {
             "threads": threads,
             "int8_activations": args.int8,
             "huge_pages": args.huge_pages,
+            "kv_type": args.kv_type.name(),
             "prompt": args.prompt,
             "gen": args.n_gen,
             "depth": args.depth,
@@ -368,6 +373,11 @@ pub fn run(args: Args) -> CliResult {
             }
         }
         let placed = if args.huge_pages { ", huge pages" } else { "" };
+        let placed = if args.kv_type == KvType::F32 {
+            placed.to_string()
+        } else {
+            format!("{placed}, {} KV", args.kv_type.name())
+        };
         println!("load         {load_ms:.1} ms (session {session_ms:.1} ms{placed})");
         println!("prefill      {prefill_tok_s:.1} tok/s");
         println!("decode       {decode_tok_s:.1} tok/s   p50 {p50:.3} ms   p99 {p99:.3} ms");

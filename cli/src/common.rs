@@ -11,7 +11,7 @@ use weft::backend::Backend;
 use weft::gguf::Placement;
 use weft::sample::SamplerConfig;
 use weft::tokenizer::Tokenizer;
-use weft::{Model, SessionConfig};
+use weft::{KvType, Model, SessionConfig};
 
 /// The bundled text model (`models/demo-text.gguf`).
 pub const DEMO_TEXT: &str = "demo-text.gguf";
@@ -192,6 +192,10 @@ pub struct SessionArgs {
     /// context length.
     #[arg(long, default_value_t = SessionConfig::default().kv_window)]
     pub kv_window: usize,
+    /// How the KV cache stores keys and values: f32 (exact) or f16 (half the memory and half
+    /// the bytes attention reads per token; CPU only).
+    #[arg(long, default_value = "f32")]
+    pub kv_type: KvType,
     /// Multiply Q8_0/Q4_0 weights with int8-quantized activations (llama.cpp's scheme): the
     /// fast CPU path (AVX-512 VNNI, AVX2, ARM dotprod), about 0.5% relative rounding per
     /// matmul. Off: f32 activations, exactly the stored weights' values.
@@ -209,6 +213,7 @@ impl SessionArgs {
         SessionConfig {
             threads: self.threads,
             kv_window: self.kv_window,
+            kv_type: self.kv_type,
             backend: self.backend.backend(),
             int8_activations: self.int8,
             ..SessionConfig::default()
@@ -226,6 +231,9 @@ pub fn engine_label(s: &weft::Session) -> String {
     };
     if s.backend() != Backend::Gpu && s.config().int8_activations {
         label.push_str(", int8 activations");
+    }
+    if s.config().kv_type != KvType::F32 {
+        label.push_str(&format!(", {} KV", s.config().kv_type.name()));
     }
     if s.model().gguf().placement() == Placement::HugePages {
         label.push_str(", huge pages");

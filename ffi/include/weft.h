@@ -28,6 +28,12 @@
 // `weft_model_params.placement`: read the file into transparent huge pages.
 #define WEFT_PLACEMENT_HUGE_PAGES 1
 
+// `weft_session_params.kv_type`: f32 keys and values.
+#define WEFT_KV_F32 0
+
+// `weft_session_params.kv_type`: f16 keys and values.
+#define WEFT_KV_F16 1
+
 // `weft_session_params.backend`: the CPU.
 #define WEFT_BACKEND_CPU 0
 
@@ -191,6 +197,11 @@ typedef struct {
     // self-test or the library was built without the GPU) or `WEFT_BACKEND_AUTO` (the GPU if
     // usable, else the CPU).
     uint32_t backend;
+    // How the KV rings store keys and values: `WEFT_KV_F32` (default, exact) or `WEFT_KV_F16`
+    // (half the memory and half the bytes attention reads per token, rounded once when
+    // cached; CPU backend only: `WEFT_BACKEND_GPU` then fails and `WEFT_BACKEND_AUTO` picks
+    // the CPU). 64 bits wide so that it lies past the end of the struct's first version.
+    uint64_t kv_type;
 } weft_session_params;
 
 #ifdef __cplusplus
@@ -265,7 +276,7 @@ void weft_model_free(weft_model **model);
 weft_model_params weft_model_default_params(void);
 
 // Default session parameters (kv_window 4096, kv_sinks 4, prefill_chunk 64, 1 thread,
-// history 256, f32 activations).
+// history 256, f32 activations, f32 KV rings).
 weft_session_params weft_session_default_params(void);
 
 // Default sampling (temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, no repetition penalty).

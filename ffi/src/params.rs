@@ -3,9 +3,9 @@
 
 use std::ffi::{c_char, c_void};
 
-use weft::SessionConfig;
 use weft::backend::Backend;
 use weft::sample::SamplerConfig;
+use weft::{KvType, SessionConfig};
 
 use crate::error::{Failure, FfiResult};
 
@@ -68,7 +68,17 @@ pub struct weft_session_params {
     /// self-test or the library was built without the GPU) or `WEFT_BACKEND_AUTO` (the GPU if
     /// usable, else the CPU).
     pub backend: u32,
+    /// How the KV rings store keys and values: `WEFT_KV_F32` (default, exact) or `WEFT_KV_F16`
+    /// (half the memory and half the bytes attention reads per token, rounded once when
+    /// cached; CPU backend only: `WEFT_BACKEND_GPU` then fails and `WEFT_BACKEND_AUTO` picks
+    /// the CPU). 64 bits wide so that it lies past the end of the struct's first version.
+    pub kv_type: u64,
 }
+
+/// `weft_session_params.kv_type`: f32 keys and values.
+pub const WEFT_KV_F32: u64 = 0;
+/// `weft_session_params.kv_type`: f16 keys and values.
+pub const WEFT_KV_F16: u64 = 1;
 
 /// `weft_session_params.backend`: the CPU.
 pub const WEFT_BACKEND_CPU: u32 = 0;
@@ -110,7 +120,7 @@ pub extern "C" fn weft_model_default_params() -> weft_model_params {
 }
 
 /// Default session parameters (kv_window 4096, kv_sinks 4, prefill_chunk 64, 1 thread,
-/// history 256, f32 activations).
+/// history 256, f32 activations, f32 KV rings).
 #[unsafe(no_mangle)]
 pub extern "C" fn weft_session_default_params() -> weft_session_params {
     let c = SessionConfig::default();
@@ -123,6 +133,7 @@ pub extern "C" fn weft_session_default_params() -> weft_session_params {
         history: saturate(c.history),
         int8_activations: c.int8_activations,
         backend: WEFT_BACKEND_CPU,
+        kv_type: WEFT_KV_F32,
     }
 }
 
@@ -169,6 +180,8 @@ impl Params for weft_model_params {
 }
 impl Params for weft_session_params {
     const NAME: &'static str = "weft_session_params";
+    // Everything up to and including `backend`, with its padding: `kv_type` came later.
+    const FIRST_SIZE: usize = std::mem::offset_of!(weft_session_params, kv_type);
 }
 impl Params for weft_sampling_params {
     const NAME: &'static str = "weft_sampling_params";
@@ -234,8 +247,18 @@ impl weft_session_params {
                 )));
             }
         };
+        let kv_type = match self.kv_type {
+            WEFT_KV_F32 => KvType::F32,
+            WEFT_KV_F16 => KvType::F16,
+            v => {
+                return Err(Failure::invalid(format!(
+                    "weft_session_params.kv_type is {v}: use WEFT_KV_F32 (0) or WEFT_KV_F16 (1)"
+                )));
+            }
+        };
         Ok(SessionConfig {
             backend,
+            kv_type,
             kv_window: self.kv_window as usize,
             kv_sinks: self.kv_sinks as usize,
             prefill_chunk: self.prefill_chunk as usize,

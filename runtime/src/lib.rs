@@ -21,3 +21,4 @@ pub mod tokenizer;
 pub use error::{Error, ModelError, SessionError};
 pub use model::{Arch, Config, Model};
 pub use session::{Input, Session, SessionConfig};
+pub use state::KvType;

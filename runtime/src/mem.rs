@@ -36,8 +36,8 @@ fn advise(_addr: usize, _len: usize) -> bool {
 
 /// `n` zeros, advised for huge pages before anything touches them (large zeroed allocations
 /// come straight from the kernel untouched, so their first writes fault in huge pages).
-pub fn zeroed_huge(n: usize) -> Vec<f32> {
-    let v = vec![0.0f32; n];
+pub fn zeroed_huge<T: bytemuck::Zeroable>(n: usize) -> Vec<T> {
+    let v = bytemuck::allocation::zeroed_vec::<T>(n);
     advise_huge_pages(&v);
     v
 }
@@ -49,7 +49,7 @@ mod tests {
     #[test]
     fn zeroed_huge_is_zeroed_and_writable() {
         for n in [0, 1, 1000, 3 << 20] {
-            let mut v = zeroed_huge(n);
+            let mut v = zeroed_huge::<f32>(n);
             assert_eq!(v.len(), n);
             assert!(v.iter().all(|&x| x == 0.0));
             v.iter_mut().enumerate().for_each(|(i, x)| *x = i as f32);

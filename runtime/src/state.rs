@@ -1,7 +1,153 @@
 //! A session's fixed-size state: conv + SSM states of every Mamba layer, one bounded KV ring per
 //! attention call site, and the recent-token history of the repetition penalty.
 
+use half::f16;
+use weft_kernels::cpu::attn::{self, KvElem};
+
 use crate::program::StateLayout;
+
+/// How a KV ring stores keys and values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KvType {
+    /// Exactly the computed keys and values.
+    #[default]
+    F32,
+    /// Rounded to f16 when cached: half the memory, and half the bytes attention streams per
+    /// token (what llama.cpp keeps by default). Relative rounding ≤ 2⁻¹¹ per element.
+    F16,
+}
+
+impl KvType {
+    /// Bytes per cached element.
+    pub fn bytes(self) -> usize {
+        match self {
+            KvType::F32 => 4,
+            KvType::F16 => 2,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            KvType::F32 => "f32",
+            KvType::F16 => "f16",
+        }
+    }
+}
+
+impl std::str::FromStr for KvType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "f32" => Ok(KvType::F32),
+            "f16" => Ok(KvType::F16),
+            _ => Err(format!("unknown KV cache type `{s}` (f32 or f16)")),
+        }
+    }
+}
+
+/// Keys or values of a ring's slots, in its element type.
+#[derive(Clone, Debug)]
+enum Rows {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
+}
+
+/// A borrowed view of a ring's keys and values, `[filled, width]` each.
+#[derive(Clone, Copy, Debug)]
+pub enum KvRows<'a> {
+    F32 { keys: &'a [f32], values: &'a [f32] },
+    F16 { keys: &'a [f16], values: &'a [f16] },
+}
+
+impl KvRows<'_> {
+    /// The first `slots` slots.
+    pub fn first(self, slots: usize, width: usize) -> Self {
+        let n = slots * width;
+        match self {
+            KvRows::F32 { keys, values } => KvRows::F32 {
+                keys: &keys[..n],
+                values: &values[..n],
+            },
+            KvRows::F16 { keys, values } => KvRows::F16 {
+                keys: &keys[..n],
+                values: &values[..n],
+            },
+        }
+    }
+
+    /// [`attn::attend_heads`] over these rows.
+    #[allow(clippy::too_many_arguments)]
+    pub fn attend_heads(
+        self,
+        q: &[f32],
+        n_slots: usize,
+        heads: usize,
+        kv_heads: usize,
+        hd: usize,
+        scale: f32,
+        scratch: &mut [f32],
+        head_range: std::ops::Range<usize>,
+        out: &mut [f32],
+    ) {
+        match self {
+            KvRows::F32 { keys, values } => attn::attend_heads(
+                q, keys, values, n_slots, heads, kv_heads, hd, scale, scratch, head_range, out,
+            ),
+            KvRows::F16 { keys, values } => attn::attend_heads(
+                q, keys, values, n_slots, heads, kv_heads, hd, scale, scratch, head_range, out,
+            ),
+        }
+    }
+}
+
+impl Rows {
+    fn new(ty: KvType, len: usize) -> Self {
+        match ty {
+            KvType::F32 => Rows::F32(crate::mem::zeroed_huge(len)),
+            KvType::F16 => Rows::F16(crate::mem::zeroed_huge(len)),
+        }
+    }
+
+    fn store(&mut self, at: usize, src: &[f32]) {
+        match self {
+            Rows::F32(r) => f32::store(&mut r[at..at + src.len()], src),
+            Rows::F16(r) => f16::store(&mut r[at..at + src.len()], src),
+        }
+    }
+
+    fn clear(&mut self) {
+        match self {
+            Rows::F32(r) => r.fill(0.0),
+            Rows::F16(r) => r.fill(f16::ZERO),
+        }
+    }
+
+    /// Writes every element, in order, as little-endian bytes into `out` (exactly their size).
+    fn write_le(&self, out: &mut [u8]) {
+        match self {
+            Rows::F32(r) => out
+                .chunks_exact_mut(4)
+                .zip(r)
+                .for_each(|(o, v)| o.copy_from_slice(&v.to_le_bytes())),
+            Rows::F16(r) => out
+                .chunks_exact_mut(2)
+                .zip(r)
+                .for_each(|(o, v)| o.copy_from_slice(&v.to_le_bytes())),
+        }
+    }
+
+    /// Sets every element from little-endian `bytes` (exactly the rows' size).
+    fn read_le(&mut self, bytes: &[u8]) {
+        match self {
+            Rows::F32(r) => r.iter_mut().zip(bytes.chunks_exact(4)).for_each(|(v, b)| {
+                *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }),
+            Rows::F16(r) => r.iter_mut().zip(bytes.chunks_exact(2)).for_each(|(v, b)| {
+                *v = f16::from_le_bytes([b[0], b[1]]);
+            }),
+        }
+    }
+}
 
 /// A KV cache that never grows (StreamingLLM): the first `sinks` positions stay forever, later
 /// positions go round a window of `window` slots, overwriting the oldest non-sink position.
@@ -12,22 +158,24 @@ pub struct KvRing {
     width: usize,
     sinks: usize,
     window: usize,
-    keys: Vec<f32>,
-    values: Vec<f32>,
+    ty: KvType,
+    keys: Rows,
+    values: Rows,
     positions: Vec<u64>,
     filled: usize,
 }
 
 impl KvRing {
-    /// A ring of `sinks + window` slots of `width` floats (`window ≥ 1`).
-    pub fn new(width: usize, sinks: usize, window: usize) -> Self {
+    /// A ring of `sinks + window` slots of `width` elements of `ty` (`window ≥ 1`).
+    pub fn new(width: usize, sinks: usize, window: usize, ty: KvType) -> Self {
         let slots = sinks + window;
         KvRing {
             width,
             sinks,
             window,
-            keys: crate::mem::zeroed_huge(slots * width),
-            values: crate::mem::zeroed_huge(slots * width),
+            ty,
+            keys: Rows::new(ty, slots * width),
+            values: Rows::new(ty, slots * width),
             positions: vec![0; slots],
             filled: 0,
         }
@@ -37,9 +185,13 @@ impl KvRing {
         self.sinks + self.window
     }
 
-    /// Floats per position (kv heads × head dim).
+    /// Elements per position (kv heads × head dim).
     pub fn width(&self) -> usize {
         self.width
+    }
+
+    pub fn kv_type(&self) -> KvType {
+        self.ty
     }
 
     /// The slot that holds absolute position `pos`.
@@ -54,9 +206,12 @@ impl KvRing {
     /// Stores the key and value of position `pos` (positions arrive in increasing order).
     pub fn append(&mut self, pos: usize, k: &[f32], v: &[f32]) {
         let s = self.slot(pos);
-        let row = s * self.width..(s + 1) * self.width;
-        self.keys[row.clone()].copy_from_slice(k);
-        self.values[row].copy_from_slice(v);
+        assert!(
+            k.len() == self.width && v.len() == self.width,
+            "KvRing::append: width"
+        );
+        self.keys.store(s * self.width, k);
+        self.values.store(s * self.width, v);
         self.positions[s] = pos as u64;
         self.filled = self.filled.max(s + 1);
     }
@@ -66,13 +221,30 @@ impl KvRing {
         self.filled
     }
 
-    /// Keys of the filled slots, `[filled, width]` (slot order, not position order).
-    pub fn keys(&self) -> &[f32] {
-        &self.keys[..self.filled * self.width]
+    /// Keys and values of the filled slots, `[filled, width]` each (slot order, not position
+    /// order).
+    pub fn rows(&self) -> KvRows<'_> {
+        let n = self.filled * self.width;
+        match (&self.keys, &self.values) {
+            (Rows::F32(k), Rows::F32(v)) => KvRows::F32 {
+                keys: &k[..n],
+                values: &v[..n],
+            },
+            (Rows::F16(k), Rows::F16(v)) => KvRows::F16 {
+                keys: &k[..n],
+                values: &v[..n],
+            },
+            _ => unreachable!("keys and values share the ring's type"),
+        }
     }
 
-    pub fn values(&self) -> &[f32] {
-        &self.values[..self.filled * self.width]
+    /// Every slot's keys then every slot's values as f32, filled or not (what a GPU ring
+    /// holds); `None` for an f16 ring.
+    pub(crate) fn all_f32(&self) -> Option<(&[f32], &[f32])> {
+        match (&self.keys, &self.values) {
+            (Rows::F32(k), Rows::F32(v)) => Some((k, v)),
+            _ => None,
+        }
     }
 
     /// Absolute position held by each filled slot.
@@ -100,23 +272,38 @@ impl KvRing {
     }
 
     pub fn clear(&mut self) {
-        self.keys.fill(0.0);
-        self.values.fill(0.0);
+        self.keys.clear();
+        self.values.clear();
         self.positions.fill(0);
         self.filled = 0;
     }
 
-    pub(crate) fn parts_mut(&mut self) -> (&mut [f32], &mut [f32], &mut [u64], &mut usize) {
-        (
-            &mut self.keys,
-            &mut self.values,
-            &mut self.positions,
-            &mut self.filled,
-        )
+    /// Bytes of every slot's keys (and as many of its values) in little-endian form.
+    pub(crate) fn rows_bytes(&self) -> usize {
+        self.capacity() * self.width * self.ty.bytes()
     }
 
-    pub(crate) fn parts(&self) -> (&[f32], &[f32], &[u64], usize) {
-        (&self.keys, &self.values, &self.positions, self.filled)
+    /// Writes every slot's keys, then values, as little-endian bytes into `out`
+    /// (`2 × rows_bytes()`).
+    pub(crate) fn write_rows(&self, out: &mut [u8]) {
+        let (k, v) = out.split_at_mut(self.rows_bytes());
+        self.keys.write_le(k);
+        self.values.write_le(v);
+    }
+
+    /// Sets every slot's keys, then values, from [`KvRing::write_rows`]' bytes.
+    pub(crate) fn read_rows(&mut self, bytes: &[u8]) {
+        let (k, v) = bytes.split_at(self.rows_bytes());
+        self.keys.read_le(k);
+        self.values.read_le(v);
+    }
+
+    pub(crate) fn parts_mut(&mut self) -> (&mut [u64], &mut usize) {
+        (&mut self.positions, &mut self.filled)
+    }
+
+    pub(crate) fn parts(&self) -> (&[u64], usize) {
+        (&self.positions, self.filled)
     }
 }
 
@@ -128,13 +315,13 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(layout: &StateLayout, sinks: usize, window: usize) -> Self {
+    pub fn new(layout: &StateLayout, sinks: usize, window: usize, kv_type: KvType) -> Self {
         State {
             recurrent: crate::mem::zeroed_huge(layout.recurrent_len),
             kv: layout
                 .kv
                 .iter()
-                .map(|s| KvRing::new(s.width, sinks, window))
+                .map(|s| KvRing::new(s.width, sinks, window, kv_type))
                 .collect(),
         }
     }
@@ -212,7 +399,7 @@ mod tests {
     #[test]
     fn layout_after_matches_appends() {
         for (sinks, window) in [(0, 1), (0, 4), (2, 3), (4, 1), (3, 5)] {
-            let mut ring = KvRing::new(1, sinks, window);
+            let mut ring = KvRing::new(1, sinks, window, KvType::F32);
             for next in 1..40 {
                 ring.append(next - 1, &[0.0], &[0.0]);
                 let (filled, positions) = ring.layout_after(next);
@@ -221,7 +408,7 @@ mod tests {
                     ring.filled(),
                     "sinks {sinks} window {window} next {next}"
                 );
-                let (_, _, expected, _) = ring.parts();
+                let (expected, _) = ring.parts();
                 assert_eq!(positions.collect::<Vec<_>>(), expected, "next {next}");
             }
         }
@@ -229,22 +416,61 @@ mod tests {
 
     #[test]
     fn ring_keeps_sinks_and_the_last_window() {
-        let mut ring = KvRing::new(1, 2, 3);
-        for pos in 0..9 {
-            ring.append(pos, &[pos as f32], &[-(pos as f32)]);
-        }
-        let mut kept = ring.positions().to_vec();
-        kept.sort();
-        assert_eq!(kept, vec![0, 1, 6, 7, 8]);
-        for (s, &p) in ring.positions().iter().enumerate() {
-            assert_eq!(ring.keys()[s], p as f32);
-            assert_eq!(ring.values()[s], -(p as f32));
+        for ty in [KvType::F32, KvType::F16] {
+            let mut ring = KvRing::new(1, 2, 3, ty);
+            for pos in 0..9 {
+                ring.append(pos, &[pos as f32], &[-(pos as f32)]);
+            }
+            let mut kept = ring.positions().to_vec();
+            kept.sort();
+            assert_eq!(kept, vec![0, 1, 6, 7, 8]);
+            let (keys, values): (Vec<f32>, Vec<f32>) = match ring.rows() {
+                KvRows::F32 { keys, values } => (keys.to_vec(), values.to_vec()),
+                KvRows::F16 { keys, values } => (
+                    keys.iter().map(|v| v.to_f32()).collect(),
+                    values.iter().map(|v| v.to_f32()).collect(),
+                ),
+            };
+            for (s, &p) in ring.positions().iter().enumerate() {
+                assert_eq!(keys[s], p as f32);
+                assert_eq!(values[s], -(p as f32));
+            }
         }
     }
 
     #[test]
+    fn f16_rings_round_once_and_round_trip_their_bytes() {
+        let mut ring = KvRing::new(3, 1, 2, KvType::F16);
+        ring.append(0, &[1.0, 1.0 + 1e-4, -65504.0], &[0.1, 2.5, 1e-8]);
+        ring.append(1, &[3.0, 4.0, 5.0], &[6.0, 7.0, 8.0]);
+        let KvRows::F16 { keys, values } = ring.rows() else {
+            panic!("an f16 ring")
+        };
+        // 1 + 1e-4 is below half an f16 step (2^-10) above 1: it rounds to 1.
+        assert_eq!(keys[..3], [f16::ONE, f16::ONE, f16::from_f32(-65504.0)]);
+        assert_eq!(values[0], f16::from_f32(0.1));
+        assert_eq!(ring.rows_bytes(), 3 * 3 * 2);
+        let mut bytes = vec![0u8; 2 * ring.rows_bytes()];
+        ring.write_rows(&mut bytes);
+        let mut copy = KvRing::new(3, 1, 2, KvType::F16);
+        copy.read_rows(&bytes);
+        let (positions, filled) = ring.parts();
+        let (p, f) = copy.parts_mut();
+        p.copy_from_slice(positions);
+        *f = filled;
+        let KvRows::F16 {
+            keys: k2,
+            values: v2,
+        } = copy.rows()
+        else {
+            panic!("an f16 ring")
+        };
+        assert_eq!((k2, v2), (keys, values));
+    }
+
+    #[test]
     fn short_streams_fill_slots_in_order() {
-        let mut ring = KvRing::new(2, 4, 8);
+        let mut ring = KvRing::new(2, 4, 8, KvType::F32);
         for pos in 0..3 {
             ring.append(pos, &[1.0, 2.0], &[3.0, 4.0]);
         }

@@ -1,5 +1,6 @@
 /* Sessions: greedy tokens (pull and push) equal the Rust API's, frames, and the error paths. */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -217,6 +218,42 @@ static void test_model_freed_first(const fixture *fx) {
     weft_session_free(&s);
 }
 
+/* f16 KV rings: smaller state, logits within f16 rounding of the f32 rings', a bad value or
+ * the GPU refused, and an older caller's struct (without `kv_type`) gets f32 rings. */
+static void test_kv_type(weft_model *m, const fixture *fx) {
+    weft_session_params p = weft_session_default_params();
+    weft_session *full = NULL, *half = NULL, *old = NULL, *bad = NULL;
+    p.kv_type = 7;
+    CHECK_STATUS(weft_session_new(m, &p, &bad), WEFT_ERR_INVALID_ARG, "WEFT_KV_F16 (1)");
+    p.kv_type = WEFT_KV_F16;
+    p.backend = WEFT_BACKEND_GPU;
+    CHECK_STATUS(weft_session_new(m, &p, &bad), WEFT_ERR_INVALID_ARG, "f32 KV");
+    p.backend = WEFT_BACKEND_CPU;
+    CHECK_OK(weft_session_new(m, &p, &half));
+    CHECK_OK(weft_session_new(m, NULL, &full));
+    p = weft_session_default_params();
+    p.size = offsetof(weft_session_params, kv_type);
+    p.kv_type = 12345; /* past the old struct's end: never read */
+    CHECK_OK(weft_session_new(m, &p, &old));
+    if (!half || !full || !old) return;
+    CHECK(weft_session_state_size(half) < weft_session_state_size(full), "f16 state %zu vs %zu",
+          weft_session_state_size(half), weft_session_state_size(full));
+    CHECK(weft_session_state_size(old) == weft_session_state_size(full), "old struct: f32 rings");
+    const float *a = NULL, *b = NULL;
+    size_t n = 0;
+    CHECK_OK(weft_session_prefill(full, fx->prompt_ids.ids, fx->prompt_ids.n, &a, &n));
+    CHECK_OK(weft_session_prefill(half, fx->prompt_ids.ids, fx->prompt_ids.n, &b, &n));
+    double d2 = 0, a2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        d2 += (double)(a[i] - b[i]) * (a[i] - b[i]);
+        a2 += (double)a[i] * a[i];
+    }
+    CHECK(d2 > 0 && d2 <= 1e-4 * a2, "f16 vs f32 KV: rel L2 %g", sqrt(d2 / a2));
+    weft_session_free(&full);
+    weft_session_free(&half);
+    weft_session_free(&old);
+}
+
 void test_session(const fixture *fx) {
     weft_model *m = NULL;
     CHECK_OK(weft_model_load(fx->model, NULL, &m));
@@ -225,6 +262,7 @@ void test_session(const fixture *fx) {
     test_generate(m, fx);
     test_frames(m, fx);
     test_session_errors(m);
+    test_kv_type(m, fx);
     weft_model_free(&m);
     test_model_freed_first(fx);
 }

@@ -7,7 +7,7 @@
 
 use weft::convert::OutType;
 use weft::parity::rel_l2;
-use weft::{Input, Model, SessionConfig};
+use weft::{Input, KvType, Model, SessionConfig};
 use weft_tests::{Rng, load, reference};
 
 /// Naive Llama forward over a whole sequence; `keep(t, s)`: may position t attend to s ≤ t?
@@ -186,4 +186,77 @@ fn attention_sees_exactly_the_sinks_and_the_last_window() {
             assert!(rel_l2(row, &expected[t]) < 1e-4, "{case} prefill t={t}");
         }
     }
+}
+
+/// An f16 ring: the same positions, keys and values rounded once to f16. Its logits stay within
+/// that rounding of the brute force, differ from the f32 ring's (the type is honoured), its
+/// prefill gives its decode's logits, and its state blob restores it exactly.
+#[test]
+fn an_f16_ring_rounds_once_and_keeps_every_other_invariant() {
+    let (sinks, window) = (2, 5);
+    let streaming = |t: usize, s: usize| s < sinks || s + window > t;
+    for case in ["llama_a", "llama_b"] {
+        let model = load(case, OutType::F32);
+        let tokens = Rng(22).tokens(40, model.config().n_vocab);
+        let expected = as_f32(&brute_force(&model, &tokens, streaming));
+        let config = |chunk, kv_type| SessionConfig {
+            kv_window: window,
+            kv_sinks: sinks,
+            kv_type,
+            prefill_chunk: chunk,
+            logits_all: true,
+            ..SessionConfig::default()
+        };
+        let mut half = model.session(config(1, KvType::F16)).unwrap();
+        let mut full = model.session(config(1, KvType::F32)).unwrap();
+        assert!(half.state_size() < full.state_size());
+        let (mut worst, mut apart) = (0.0f64, 0.0f64);
+        let mut decoded = Vec::new();
+        let mut blob = vec![0u8; half.state_size()];
+        for (t, &tok) in tokens.iter().enumerate() {
+            if t == 20 {
+                half.save_state(&mut blob).unwrap();
+            }
+            let h = half.step(Input::Token(tok)).unwrap().to_vec();
+            let f = full.step(Input::Token(tok)).unwrap();
+            worst = worst.max(rel_l2(&h, &expected[t]));
+            apart = apart.max(rel_l2(&h, f));
+            decoded.push(h);
+        }
+        // f16 keeps 11 significant bits: ~2.4e-4 relative per element.
+        assert!(worst < 5e-3, "{case}: f16 ring vs reference {worst:e}");
+        assert!(apart > 1e-5, "{case}: the f16 ring rounds ({apart:e})");
+
+        let v = model.config().n_vocab;
+        let mut p = model.session(config(9, KvType::F16)).unwrap();
+        let mut all = vec![0.0; tokens.len() * v];
+        p.prefill_all(&tokens, &mut all).unwrap();
+        for (t, row) in all.chunks(v).enumerate() {
+            assert!(rel_l2(row, &decoded[t]) < 1e-5, "{case} f16 prefill t={t}");
+        }
+
+        let mut restored = model.session(config(1, KvType::F16)).unwrap();
+        restored.load_state(&blob).unwrap();
+        for (t, &tok) in tokens.iter().enumerate().skip(20) {
+            let logits = restored.step(Input::Token(tok)).unwrap();
+            assert_eq!(logits, &decoded[t][..], "{case}: restored f16 ring, t={t}");
+        }
+        let other = full.load_state(&blob).unwrap_err();
+        assert!(
+            matches!(other, weft::SessionError::StateSessionConfig),
+            "{case}: an f16 blob into an f32 session: {other}"
+        );
+    }
+}
+
+#[test]
+fn the_gpu_backend_refuses_an_f16_ring() {
+    let model = load("llama_a", OutType::F32);
+    let config = SessionConfig {
+        kv_type: KvType::F16,
+        backend: weft::backend::Backend::Gpu,
+        ..SessionConfig::default()
+    };
+    let err = model.session(config).err().expect("refused");
+    assert!(err.to_string().contains("f32 KV"), "{err}");
 }

@@ -4,7 +4,7 @@
 
 use weft::convert::OutType;
 use weft::sample::SamplerConfig;
-use weft::{Input, SessionConfig};
+use weft::{Input, KvType, SessionConfig};
 use weft_kernels::cpu::matvec::dequantize_row_into;
 use weft_tests::{Rng, case_name, hf_cases, load};
 
@@ -32,9 +32,14 @@ fn sessions_never_allocate_after_creation() {
         ..SamplerConfig::default()
     };
     // One thread, then a pool of two (its workers are counted in no_alloc_threads.rs), then
-    // int8 activations (their buffers are made in Session::new too).
-    let setups = [(1, false), (2, false), (2, true)];
-    for (dir, (threads, int8_activations)) in hf_cases()
+    // int8 activations (their buffers are made in Session::new too), then f16 KV rings.
+    let setups = [
+        (1, false, KvType::F32),
+        (2, false, KvType::F32),
+        (2, true, KvType::F32),
+        (2, true, KvType::F16),
+    ];
+    for (dir, (threads, int8_activations, kv_type)) in hf_cases()
         .into_iter()
         .flat_map(|d| setups.map(|s| (d.clone(), s)))
     {
@@ -46,6 +51,7 @@ fn sessions_never_allocate_after_creation() {
             prefill_chunk: 16,
             threads,
             int8_activations,
+            kv_type,
             ..SessionConfig::default()
         };
         let mut session = model.session(config).unwrap();
@@ -72,7 +78,7 @@ fn sessions_never_allocate_after_creation() {
         });
         assert_eq!(
             count, 0,
-            "{case} ({threads} threads, int8 {int8_activations}): {count} allocations after Session::new"
+            "{case} ({threads} threads, int8 {int8_activations}, {kv_type:?} KV): {count} allocations after Session::new"
         );
         assert_eq!(session.position(), 7);
     }

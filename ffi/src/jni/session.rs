@@ -10,8 +10,8 @@ use jni::{Env, EnvUnowned, jni_sig, jni_str};
 use super::{Fail, Res, ThrowWeft, check, from_handle, read_ids, to_handle};
 use crate::error::Failure;
 use crate::params::{
-    weft_sampling_default_params, weft_sampling_greedy_params, weft_sampling_params,
-    weft_session_default_params, weft_session_params,
+    WEFT_KV_F16, WEFT_KV_F32, weft_sampling_default_params, weft_sampling_greedy_params,
+    weft_sampling_params, weft_session_default_params, weft_session_params,
 };
 use crate::session::weft_session;
 use crate::status::weft_status;
@@ -50,6 +50,7 @@ pub extern "system" fn Java_dev_weft_Native_sessionDefaults<'local>(
             p.threads,
             p.history,
             p.int8_activations as u32,
+            (p.kv_type == WEFT_KV_F16) as u32,
         ]
         .map(|x| x as i32);
         let array = env.new_int_array(v.len())?;
@@ -94,7 +95,7 @@ pub extern "system" fn Java_dev_weft_Native_sessionNew<'local>(
     params: JIntArray<'local>,
 ) -> jlong {
     env.with_env(|env| -> Res<_> {
-        let mut v = [0i32; 6];
+        let mut v = [0i32; 7];
         params.get_region(env, 0, &mut v)?;
         let p = weft_session_params {
             kv_window: v[0] as u32,
@@ -103,6 +104,7 @@ pub extern "system" fn Java_dev_weft_Native_sessionNew<'local>(
             threads: v[3] as u32,
             history: v[4] as u32,
             int8_activations: v[5] != 0,
+            kv_type: if v[6] != 0 { WEFT_KV_F16 } else { WEFT_KV_F32 },
             ..weft_session_default_params()
         };
         let mut out = null_mut();

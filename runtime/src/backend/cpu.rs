@@ -15,7 +15,7 @@ use std::ops::Range;
 
 use weft_kernels::cpu::matvec::WeightView;
 use weft_kernels::cpu::matvec_q8::{self, Q8Act};
-use weft_kernels::cpu::{act, attn, conv, matvec, moe, norm, rope, ssm};
+use weft_kernels::cpu::{act, conv, matvec, moe, norm, rope, ssm};
 use weft_kernels::pool::{ThreadPool, physical_cores, split_range};
 
 use super::cpu_gemm::Packed;
@@ -700,7 +700,7 @@ impl CpuBackend {
                     for r in 0..rows {
                         ring.append(p0 + r, ins.row(&k, r), ins.row(&v, r));
                     }
-                    let (keys, values, width) = (ring.keys(), ring.values(), ring.width());
+                    let (kv, width) = (ring.rows(), ring.width());
                     let y0 = y.row(0, n).start;
                     let ys = Shared::new(out.span(&y));
                     pool.run(&|idx, nt| {
@@ -711,16 +711,15 @@ impl CpuBackend {
                             let yr = y.row(r, n);
                             // SAFETY: rows of different threads are disjoint.
                             let yr = unsafe { ys.get(yr.start - y0..yr.end - y0) };
-                            attn::attend(
+                            kv.first(slots, width).attend_heads(
                                 ins.row(&q, r),
-                                &keys[..slots * width],
-                                &values[..slots * width],
                                 slots,
                                 heads,
                                 kv_heads,
                                 head_dim,
                                 scale,
                                 scratch,
+                                0..heads,
                                 yr,
                             );
                         }
@@ -729,7 +728,7 @@ impl CpuBackend {
                 }
                 for r in 0..rows {
                     ring.append(pos(&q, r), ins.row(&k, r), ins.row(&v, r));
-                    let (keys, values, slots) = (ring.keys(), ring.values(), ring.filled());
+                    let (kv, slots) = (ring.rows(), ring.filled());
                     let (qr, yr) = (ins.row(&q, r), Shared::new(out.row(&y, r)));
                     // Query heads split across threads, whole kv groups per thread.
                     let group = heads / kv_heads;
@@ -745,9 +744,8 @@ impl CpuBackend {
                                 sc.get(idx * per..(idx + 1) * per),
                             )
                         };
-                        attn::attend_heads(
-                            qr, keys, values, slots, heads, kv_heads, head_dim, scale, scratch, hr,
-                            yh,
+                        kv.attend_heads(
+                            qr, slots, heads, kv_heads, head_dim, scale, scratch, hr, yh,
                         );
                     });
                 }

@@ -3,6 +3,7 @@
 
 use crate::model::Model;
 use crate::program::{Op, Program};
+use crate::state::KvType;
 
 /// Bytes one decode step reads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -23,8 +24,8 @@ impl Traffic {
     }
 }
 
-/// The traffic of `program` (a decode Program of `model`).
-pub fn decode_traffic(model: &Model, program: &Program) -> Traffic {
+/// The traffic of `program` (a decode Program of `model`) with KV rings of `kv_type`.
+pub fn decode_traffic(model: &Model, program: &Program, kv_type: KvType) -> Traffic {
     let mut t = Traffic::default();
     let f32s = |n: usize| 4 * n as u64;
     let plan = model.plan();
@@ -59,7 +60,7 @@ pub fn decode_traffic(model: &Model, program: &Program) -> Traffic {
                 t.state += f32s(state.len);
             }
             Op::Attend { kv, .. } => {
-                t.kv_per_slot += 2 * f32s(program.state.kv[*kv].width);
+                t.kv_per_slot += 2 * (kv_type.bytes() * program.state.kv[*kv].width) as u64;
             }
             _ => {}
         }

@@ -12,7 +12,7 @@ use crate::error::SessionError;
 use crate::model::Model;
 use crate::program::Program;
 use crate::sample::{DEFAULT_SEED, Sampler, SamplerConfig};
-use crate::state::{History, KvRing, State};
+use crate::state::{History, KvRing, KvType, State};
 
 /// What a step feeds the model.
 #[derive(Clone, Copy, Debug)]
@@ -32,6 +32,9 @@ pub struct SessionConfig {
     pub kv_window: usize,
     /// First positions every KV ring keeps forever (StreamingLLM attention sinks).
     pub kv_sinks: usize,
+    /// How the KV rings store keys and values (f16: half the memory and the attention reads;
+    /// CPU backend only).
+    pub kv_type: KvType,
     /// Tokens per prefill run.
     pub prefill_chunk: usize,
     pub backend: Backend,
@@ -53,6 +56,7 @@ impl Default for SessionConfig {
         SessionConfig {
             kv_window: 4096,
             kv_sinks: 4,
+            kv_type: KvType::F32,
             prefill_chunk: 64,
             backend: Backend::Cpu,
             threads: 1,
@@ -100,13 +104,30 @@ impl Session {
                 config.kv_window, config.prefill_chunk
             )));
         }
+        if config.kv_type != KvType::F32 {
+            match config.backend {
+                Backend::Cpu => {}
+                Backend::Auto => config.backend = Backend::Cpu,
+                Backend::Gpu => {
+                    return Err(SessionError::InvalidConfig(format!(
+                        "the GPU backend keeps f32 KV rings (kv_type {} is CPU only)",
+                        config.kv_type.name()
+                    )));
+                }
+            }
+        }
         let decode = model.compile(1, false);
         let prefill = model.compile(config.prefill_chunk, config.logits_all);
         assert_eq!(
             decode.state, prefill.state,
             "both Programs lay out the same state"
         );
-        let state = State::new(&decode.state, config.kv_sinks, config.kv_window);
+        let state = State::new(
+            &decode.state,
+            config.kv_sinks,
+            config.kv_window,
+            config.kv_type,
+        );
         let gpu = crate::backend::gpu::select(&model, &config, &decode, &prefill)?;
         // A GPU session runs no CPU op: no worker threads, no CPU arena.
         let on_gpu = gpu.is_some();

@@ -10,6 +10,7 @@ use super::Session;
 use crate::backend::gpu::StateBytes;
 use crate::error::SessionError;
 use crate::model::Fnv;
+use crate::state::KvRing;
 
 const MAGIC: &[u8; 8] = b"WEFTSTAT";
 const VERSION: u32 = 1;
@@ -23,7 +24,7 @@ impl Session {
             .state
             .kv
             .iter()
-            .map(|r| 8 + r.capacity() * (8 + 8 * r.width()))
+            .map(|r| 8 + 8 * r.capacity() + 2 * r.rows_bytes())
             .sum();
         let (history, _) = self.history.parts();
         HEADER
@@ -47,6 +48,10 @@ impl Session {
         }
         for r in &self.state.kv {
             h.write(&(r.width() as u64).to_le_bytes());
+        }
+        // (f32 rings hash as before the type existed: their older blobs still load)
+        if self.config.kv_type != crate::KvType::F32 {
+            h.write(self.config.kv_type.name().as_bytes());
         }
         h.0
     }
@@ -85,11 +90,12 @@ impl Session {
     fn write_cpu_state(&self, w: &mut Writer) {
         w.f32s(&self.state.recurrent);
         for ring in &self.state.kv {
-            let (keys, values, positions, filled) = ring.parts();
+            let (positions, filled) = ring.parts();
             w.u64(filled as u64);
             positions.iter().for_each(|&p| w.u64(p));
-            w.f32s(keys);
-            w.f32s(values);
+            let n = 2 * ring.rows_bytes();
+            ring.write_rows(&mut w.buf[w.at..w.at + n]);
+            w.at += n;
         }
     }
 
@@ -158,11 +164,10 @@ impl Session {
         };
         r.f32s(&mut self.state.recurrent);
         for ring in &mut self.state.kv {
-            let (keys, values, positions, filled) = ring.parts_mut();
+            let (positions, filled) = ring.parts_mut();
             *filled = r.u64() as usize;
             positions.iter_mut().for_each(|p| *p = r.u64());
-            r.f32s(keys);
-            r.f32s(values);
+            ring.read_rows(r.take(2 * ring.rows_bytes()));
         }
         r.f32s(&mut self.logits);
         let rng = [r.u64(), r.u64(), r.u64(), r.u64()];
@@ -173,10 +178,8 @@ impl Session {
         self.position = position as usize;
         self.has_logits = flags & HAS_LOGITS != 0;
         if let Some(g) = self.gpu.as_deref_mut() {
-            let rings = self.state.kv.iter().map(|r| {
-                let (keys, values, _, _) = r.parts();
-                (keys, values)
-            });
+            // (a GPU session's rings are f32: `select` refuses others)
+            let rings = self.state.kv.iter().filter_map(KvRing::all_f32);
             g.write_state(&self.state.recurrent, rings);
         }
         Ok(())
@@ -195,7 +198,7 @@ impl Session {
                     "KV ring fill exceeds its capacity",
                 ));
             }
-            r.at += ring.capacity() * (8 + 8 * ring.width());
+            r.at += 8 * ring.capacity() + 2 * ring.rows_bytes();
         }
         r.at += 4 * self.logits.len();
         if (0..4).all(|_| r.u64() == 0) {

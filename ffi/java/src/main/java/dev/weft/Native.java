@@ -31,7 +31,8 @@ final class Native {
     static native String detokFlush(long detok);
     static native void detokFree(long detok);
 
-    // Parameters: {kv_window, kv_sinks, prefill_chunk, threads, history, int8_activations} and
+    // Parameters: {kv_window, kv_sinks, prefill_chunk, threads, history, int8_activations,
+    // kv_f16} and
     // {temperature, top_k, top_p, min_p, repetition_penalty, repeat_last_n}.
     static native int[] sessionDefaults();
     static native float[] samplingDefaults(boolean greedy);

@@ -14,6 +14,8 @@ public final class SessionParams {
     public int history;
     /** int8-quantized activations for Q8_0/Q4_0 weights: faster, ~0.5% rounding per matmul. */
     public boolean int8Activations;
+    /** f16 KV cache: half the memory and the bytes attention reads, rounded once (CPU only). */
+    public boolean kvF16;
 
     public SessionParams() {
         int[] d = Native.sessionDefaults();
@@ -23,9 +25,10 @@ public final class SessionParams {
         threads = d[3];
         history = d[4];
         int8Activations = d[5] != 0;
+        kvF16 = d[6] != 0;
     }
 
     int[] toArray() {
-        return new int[] {kvWindow, kvSinks, prefillChunk, threads, history, int8Activations ? 1 : 0};
+        return new int[] {kvWindow, kvSinks, prefillChunk, threads, history, int8Activations ? 1 : 0, kvF16 ? 1 : 0};
     }
 }

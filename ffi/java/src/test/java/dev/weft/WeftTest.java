@@ -122,6 +122,16 @@ public final class WeftTest {
                 check(Arrays.equals(pullGreedy(s, greedy.length, 2), greedy), "huge pages: greedy == Rust's");
             }
         }
+        try (Model m = Weft.load(dir.resolve("model.gguf").toString())) {
+            SessionParams p = new SessionParams();
+            check(!p.kvF16, "f32 KV by default");
+            p.kvF16 = true;
+            try (Session s = m.newSession(p); Session f = m.newSession()) {
+                check(s.stateSize() < f.stateSize(), "f16 KV: smaller state");
+                s.prefill(promptIds);
+                check(Arrays.equals(pullGreedy(s, greedy.length, 2), greedy), "f16 KV: greedy == Rust's f32");
+            }
+        }
         testSensor(dir, exp.get("sensor_frames"), exp.get("sensor_outputs"));
         System.out.println("WeftTest: " + passed + " passed, " + failed + " failed");
         System.exit(failed == 0 ? 0 : 1);
