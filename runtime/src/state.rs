@@ -2,7 +2,8 @@
 //! attention call site, and the recent-token history of the repetition penalty.
 
 use half::f16;
-use weft_kernels::cpu::attn::{self, KvElem};
+use weft_kernels::cpu::attn::KvElem;
+pub use weft_kernels::cpu::attn::KvRows;
 
 use crate::program::StateLayout;
 
@@ -50,54 +51,6 @@ impl std::str::FromStr for KvType {
 enum Rows {
     F32(Vec<f32>),
     F16(Vec<f16>),
-}
-
-/// A borrowed view of a ring's keys and values, `[filled, width]` each.
-#[derive(Clone, Copy, Debug)]
-pub enum KvRows<'a> {
-    F32 { keys: &'a [f32], values: &'a [f32] },
-    F16 { keys: &'a [f16], values: &'a [f16] },
-}
-
-impl KvRows<'_> {
-    /// The first `slots` slots.
-    pub fn first(self, slots: usize, width: usize) -> Self {
-        let n = slots * width;
-        match self {
-            KvRows::F32 { keys, values } => KvRows::F32 {
-                keys: &keys[..n],
-                values: &values[..n],
-            },
-            KvRows::F16 { keys, values } => KvRows::F16 {
-                keys: &keys[..n],
-                values: &values[..n],
-            },
-        }
-    }
-
-    /// [`attn::attend_heads`] over these rows.
-    #[allow(clippy::too_many_arguments)]
-    pub fn attend_heads(
-        self,
-        q: &[f32],
-        n_slots: usize,
-        heads: usize,
-        kv_heads: usize,
-        hd: usize,
-        scale: f32,
-        scratch: &mut [f32],
-        head_range: std::ops::Range<usize>,
-        out: &mut [f32],
-    ) {
-        match self {
-            KvRows::F32 { keys, values } => attn::attend_heads(
-                q, keys, values, n_slots, heads, kv_heads, hd, scale, scratch, head_range, out,
-            ),
-            KvRows::F16 { keys, values } => attn::attend_heads(
-                q, keys, values, n_slots, heads, kv_heads, hd, scale, scratch, head_range, out,
-            ),
-        }
-    }
 }
 
 impl Rows {

@@ -25,22 +25,9 @@ pub trait KvElem: Copy + Send + Sync + sealed::Sealed + 'static {
     /// q·k in the scalar reference's order.
     #[doc(hidden)]
     fn dot(q: &[f32], k: &[Self]) -> f32;
-    /// The SIMD kernel for `path`, if it has one (`false`: the scalar reference runs).
+    /// `keys` and `values` as the rows of their type.
     #[doc(hidden)]
-    #[allow(clippy::too_many_arguments)]
-    fn simd(
-        path: Path,
-        q: &[f32],
-        keys: &[Self],
-        values: &[Self],
-        n_slots: usize,
-        heads: usize,
-        kv_heads: usize,
-        hd: usize,
-        scale: f32,
-        head_range: Range<usize>,
-        out: &mut [f32],
-    ) -> bool;
+    fn rows<'a>(keys: &'a [Self], values: &'a [Self]) -> KvRows<'a>;
 }
 
 mod sealed {
@@ -59,22 +46,8 @@ impl KvElem for f32 {
     fn dot(q: &[f32], k: &[f32]) -> f32 {
         dot(q, k)
     }
-    fn simd(
-        path: Path,
-        q: &[f32],
-        keys: &[f32],
-        values: &[f32],
-        n_slots: usize,
-        heads: usize,
-        kv_heads: usize,
-        hd: usize,
-        scale: f32,
-        head_range: Range<usize>,
-        out: &mut [f32],
-    ) -> bool {
-        ops::attend(
-            path, q, keys, values, n_slots, heads, kv_heads, hd, scale, head_range, out,
-        )
+    fn rows<'a>(keys: &'a [f32], values: &'a [f32]) -> KvRows<'a> {
+        KvRows::F32 { keys, values }
     }
 }
 
@@ -89,22 +62,76 @@ impl KvElem for f16 {
     fn dot(q: &[f32], k: &[f16]) -> f32 {
         q.iter().zip(k).map(|(a, b)| a * b.to_f32()).sum()
     }
-    fn simd(
-        path: Path,
+    fn rows<'a>(keys: &'a [f16], values: &'a [f16]) -> KvRows<'a> {
+        KvRows::F16 { keys, values }
+    }
+}
+
+/// A KV cache's keys and values, `[n_slots, kv_heads·hd]` each, in their element type.
+#[derive(Clone, Copy, Debug)]
+pub enum KvRows<'a> {
+    F32 { keys: &'a [f32], values: &'a [f32] },
+    F16 { keys: &'a [f16], values: &'a [f16] },
+}
+
+impl KvRows<'_> {
+    /// The first `slots` rows of `width` elements.
+    pub fn first(self, slots: usize, width: usize) -> Self {
+        let n = slots * width;
+        match self {
+            KvRows::F32 { keys, values } => KvRows::F32 {
+                keys: &keys[..n],
+                values: &values[..n],
+            },
+            KvRows::F16 { keys, values } => KvRows::F16 {
+                keys: &keys[..n],
+                values: &values[..n],
+            },
+        }
+    }
+
+    /// [`attend_heads`] over these rows.
+    #[allow(clippy::too_many_arguments)]
+    pub fn attend_heads(
+        self,
         q: &[f32],
-        keys: &[f16],
-        values: &[f16],
         n_slots: usize,
         heads: usize,
         kv_heads: usize,
         hd: usize,
         scale: f32,
+        scores_scratch: &mut [f32],
         head_range: Range<usize>,
         out: &mut [f32],
-    ) -> bool {
-        ops::attend_f16(
-            path, q, keys, values, n_slots, heads, kv_heads, hd, scale, head_range, out,
-        )
+    ) {
+        match self {
+            KvRows::F32 { keys, values } => attend_heads(
+                q,
+                keys,
+                values,
+                n_slots,
+                heads,
+                kv_heads,
+                hd,
+                scale,
+                scores_scratch,
+                head_range,
+                out,
+            ),
+            KvRows::F16 { keys, values } => attend_heads(
+                q,
+                keys,
+                values,
+                n_slots,
+                heads,
+                kv_heads,
+                hd,
+                scale,
+                scores_scratch,
+                head_range,
+                out,
+            ),
+        }
     }
 }
 
@@ -241,19 +268,35 @@ pub fn attend_heads_on<E: KvElem>(
     );
     assert_eq!(out.len(), head_range.len() * hd, "attend: out length");
     assert!(path.is_supported(), "path {path} not supported by this CPU");
-    if E::simd(
-        path,
-        q,
-        keys,
-        values,
-        n_slots,
-        heads,
-        kv_heads,
-        hd,
-        scale,
-        head_range.clone(),
-        out,
-    ) {
+    let simd = match E::rows(keys, values) {
+        KvRows::F32 { keys, values } => ops::attend(
+            path,
+            q,
+            keys,
+            values,
+            n_slots,
+            heads,
+            kv_heads,
+            hd,
+            scale,
+            head_range.clone(),
+            out,
+        ),
+        KvRows::F16 { keys, values } => ops::attend_f16(
+            path,
+            q,
+            keys,
+            values,
+            n_slots,
+            heads,
+            kv_heads,
+            hd,
+            scale,
+            head_range.clone(),
+            out,
+        ),
+    };
+    if simd {
         return;
     }
     let rep = heads / kv_heads;

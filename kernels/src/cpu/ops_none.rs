@@ -55,26 +55,12 @@ pub(crate) fn ssm_mamba2(
 ) -> bool {
     false
 }
-pub(crate) fn attend(
+pub(crate) use attend as attend_f16;
+pub(crate) fn attend<E>(
     _: Path,
     _: &[f32],
-    _: &[f32],
-    _: &[f32],
-    _: usize,
-    _: usize,
-    _: usize,
-    _: usize,
-    _: f32,
-    _: Range<usize>,
-    _: &mut [f32],
-) -> bool {
-    false
-}
-pub(crate) fn attend_f16(
-    _: Path,
-    _: &[f32],
-    _: &[half::f16],
-    _: &[half::f16],
+    _: &[E],
+    _: &[E],
     _: usize,
     _: usize,
     _: usize,
