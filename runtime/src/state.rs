@@ -61,6 +61,13 @@ impl Rows {
         }
     }
 
+    fn ty(&self) -> KvType {
+        match self {
+            Rows::F32(_) => KvType::F32,
+            Rows::F16(_) => KvType::F16,
+        }
+    }
+
     fn store(&mut self, at: usize, src: &[f32]) {
         match self {
             Rows::F32(r) => f32::store(&mut r[at..at + src.len()], src),
@@ -111,7 +118,6 @@ pub struct KvRing {
     width: usize,
     sinks: usize,
     window: usize,
-    ty: KvType,
     keys: Rows,
     values: Rows,
     positions: Vec<u64>,
@@ -126,7 +132,6 @@ impl KvRing {
             width,
             sinks,
             window,
-            ty,
             keys: Rows::new(ty, slots * width),
             values: Rows::new(ty, slots * width),
             positions: vec![0; slots],
@@ -144,7 +149,7 @@ impl KvRing {
     }
 
     pub fn kv_type(&self) -> KvType {
-        self.ty
+        self.keys.ty()
     }
 
     /// The slot that holds absolute position `pos`.
@@ -233,7 +238,7 @@ impl KvRing {
 
     /// Bytes of every slot's keys (and as many of its values) in little-endian form.
     pub(crate) fn rows_bytes(&self) -> usize {
-        self.capacity() * self.width * self.ty.bytes()
+        self.capacity() * self.width * self.kv_type().bytes()
     }
 
     /// Writes every slot's keys, then values, as little-endian bytes into `out`
