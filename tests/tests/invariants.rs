@@ -190,6 +190,9 @@ fn f16_rings_round_once_on_every_architecture() {
         let mut all = vec![0.0; tokens.len() * v];
         p.prefill_all(&tokens, &mut all).unwrap();
         let rel = max_rel_rows(&all, &rounded, v);
-        assert!(rel <= 1e-4, "{case} f16 prefill vs decode: {rel:e}");
+        // Prefill attention runs blocks of rows (kernels' attn_block), summing in another order
+        // than decode: its outputs differ by ≤ 4e-7 here, which zamba2_a's random weights
+        // amplify to 1.2e-4 in the logits with f16 rings (1e-6 with f32 ones).
+        assert!(rel <= 5e-4, "{case} f16 prefill vs decode: {rel:e}");
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod act;
 pub mod attn;
+pub mod attn_block;
 pub mod conv;
 pub mod dispatch;
 pub mod dot;

@@ -82,3 +82,18 @@ pub(crate) fn conv1d_step(
 ) -> bool {
     false
 }
+pub(crate) fn attend_block(
+    _: Path,
+    _: super::attn::KvRows,
+    _: &super::attn_block::BlockGeom,
+    _: &[f32],
+    _: usize,
+    _: usize,
+    _: &mut [f32],
+    _: &mut [f32],
+) -> bool {
+    false
+}
+pub(crate) fn attend_block_simd(_: Path, _: usize) -> bool {
+    false
+}

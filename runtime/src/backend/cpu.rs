@@ -8,11 +8,13 @@
 //!
 //! Threads split work so that every output element is computed exactly as on one thread:
 //! matvec by output rows, prefill matmul by tokens (int8 expert matmuls by output features),
-//! scans by heads (Mamba-2) or channels (Mamba-1), attention by query heads, conv by channels.
+//! scans by heads (Mamba-2) or channels (Mamba-1), attention by query heads (prefill: blocks of
+//! rows × one KV head), conv by channels.
 //! Results do not depend on the thread count. Element-wise ops run on the calling thread.
 
 use std::ops::Range;
 
+use weft_kernels::cpu::attn_block::{self, BlockGeom, MAX_QUERIES, block_scratch_len};
 use weft_kernels::cpu::matvec::WeightView;
 use weft_kernels::cpu::matvec_q8::{self, Q8Act};
 use weft_kernels::cpu::{act, conv, matvec, moe, norm, rope, ssm};
@@ -46,6 +48,9 @@ pub struct CpuBackend {
     /// Prefill expert matmuls: the rows routed to one expert, `rows` per thread.
     expert_rows: Vec<u32>,
     rows: usize,
+    /// Prefill block attention: the kernel's scratch, then one block's output, per thread.
+    block_scratch: Vec<f32>,
+    block_per: usize,
 }
 
 impl std::fmt::Debug for CpuBackend {
@@ -156,7 +161,7 @@ impl CpuBackend {
         let n = pool.n_threads();
         let slots = state.kv.iter().map(|r| r.capacity()).max().unwrap_or(0);
         let (mut experts, mut k, mut cols, mut rows) = (0, 0, 0, 1);
-        let (mut scan_per_thread, mut moe_prefill) = (0, false);
+        let (mut scan_per_thread, mut moe_prefill, mut block_per) = (0, false, 0);
         for p in programs {
             rows = rows.max(p.rows);
             for op in &p.ops {
@@ -169,6 +174,10 @@ impl CpuBackend {
                     Op::ExpertMatMul { x, .. } => {
                         cols = cols.max(x.width);
                         moe_prefill |= p.rows > 1;
+                    }
+                    Op::Attend { head_dim, .. } if p.rows > 1 => {
+                        let need = block_scratch_len(*head_dim) + MAX_QUERIES * head_dim;
+                        block_per = block_per.max(need);
                     }
                     Op::SsmScan2 {
                         x,
@@ -213,6 +222,8 @@ impl CpuBackend {
                 }
             ],
             rows,
+            block_scratch: vec![0.0; block_per * n],
+            block_per,
         }
     }
 
@@ -701,8 +712,50 @@ impl CpuBackend {
                         ring.append(p0 + r, ins.row(&k, r), ins.row(&v, r));
                     }
                     let (kv, width) = (ring.rows(), ring.width());
+                    let rep = heads / kv_heads;
                     let y0 = y.row(0, n).start;
                     let ys = Shared::new(out.span(&y));
+                    let per_row = (MAX_QUERIES / rep).max(1);
+                    if rep <= MAX_QUERIES
+                        && attn_block::has_simd(head_dim)
+                        && q.rows == Rows::All
+                        && y.rows == Rows::All
+                    {
+                        // Blocks of consecutive rows × one KV head: each block reads the
+                        // head's cached rows once for all its queries (kernels' attn_block).
+                        let blocks = rows.div_ceil(per_row);
+                        let (qs, q0) = (ins.span(&q), q.row(0, n).start);
+                        let bs = Shared::new(&mut self.block_scratch);
+                        let per = self.block_per;
+                        pool.run(&|idx, nt| {
+                            // SAFETY: one scratch range per thread.
+                            let sc = unsafe { bs.get(idx * per..(idx + 1) * per) };
+                            let (sc, ob) = sc.split_at_mut(block_scratch_len(head_dim));
+                            for item in (idx..blocks * kv_heads).step_by(nt) {
+                                let (b, j) = (item / kv_heads, item % kv_heads);
+                                let r0 = b * per_row;
+                                let nr = per_row.min(rows - r0);
+                                let g = BlockGeom {
+                                    hd: head_dim,
+                                    rep,
+                                    kv_head: j,
+                                    kv_width: width,
+                                    first: p0 + r0 + 1,
+                                    scale,
+                                };
+                                let qb = &qs[q.row(r0, n).start - q0 + j * rep * head_dim..];
+                                let ob = &mut ob[..nr * rep * head_dim];
+                                attn_block::attend_causal_block(kv, &g, qb, q.stride, nr, sc, ob);
+                                for (i, o) in ob.chunks_exact(rep * head_dim).enumerate() {
+                                    let yr = y.row(r0 + i, n).start - y0 + j * rep * head_dim;
+                                    // SAFETY: (row, KV head) pairs of different items are
+                                    // disjoint.
+                                    unsafe { ys.get(yr..yr + o.len()) }.copy_from_slice(o);
+                                }
+                            }
+                        });
+                        return;
+                    }
                     pool.run(&|idx, nt| {
                         // SAFETY: one score buffer per thread.
                         let scratch = unsafe { sc.get(idx * per..(idx + 1) * per) };

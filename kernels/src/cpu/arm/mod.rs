@@ -3,6 +3,7 @@
 //! the SDOT instruction exists, so calling the `#[target_feature(enable = "dotprod")]` kernels
 //! with one in hand is sound.
 
+mod attn_block;
 mod dotprod;
 mod exp;
 mod matvec;

@@ -405,3 +405,29 @@ fn attend_k<E: Load4>(
         o.iter_mut().for_each(|v| *v *= inv);
     }
 }
+
+/// The block attention body with the NEON tile products (head dimensions that are multiples
+/// of 8; see `attn_block`).
+pub(crate) fn attend_block(
+    path: Path,
+    kv: crate::cpu::attn::KvRows,
+    g: &crate::cpu::attn_block::BlockGeom,
+    q: &[f32],
+    q_stride: usize,
+    rows: usize,
+    scratch: &mut [f32],
+    out: &mut [f32],
+) -> bool {
+    if !attend_block_simd(path, g.hd) {
+        return false;
+    }
+    crate::cpu::attn_block::block::<super::attn_block::NeonTiles>(
+        path, kv, g, q, q_stride, rows, scratch, out,
+    );
+    true
+}
+
+/// Whether [`attend_block`] runs for head dimension `hd` on `path`.
+pub(crate) fn attend_block_simd(path: Path, hd: usize) -> bool {
+    neon(path) && hd.is_multiple_of(8)
+}

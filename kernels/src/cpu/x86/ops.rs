@@ -4,9 +4,10 @@
 
 use std::ops::Range;
 
-use super::avx2::{attn, conv, exp, norm, ssm};
+use super::avx2::{attn, attn_block as attn_block_avx2, conv, exp, norm, ssm};
 use super::avx2_of;
-use crate::cpu::attn::f16;
+use crate::cpu::attn::{KvRows, f16};
+use crate::cpu::attn_block::{self, BlockGeom};
 use crate::cpu::dispatch::Path;
 use crate::cpu::ssm::Mamba2Dims;
 
@@ -71,4 +72,44 @@ pub(crate) fn conv1d_step(
     }
     // SAFETY: `avx2_of` made a token: the CPU has AVX2, FMA and F16C.
     unsafe { conv::conv1d_step(state, x, w, bias, out, silu) }
+}
+
+/// The block attention body compiled with AVX2 + FMA (see `attn_block`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn attend_block(
+    path: Path,
+    kv: KvRows,
+    g: &BlockGeom,
+    q: &[f32],
+    q_stride: usize,
+    rows: usize,
+    scratch: &mut [f32],
+    out: &mut [f32],
+) -> bool {
+    if !attend_block_simd(path, g.hd) {
+        return false;
+    }
+    // SAFETY: `avx2_of` made a token: the CPU has AVX2, FMA and F16C.
+    unsafe { attend_block_k(path, kv, g, q, q_stride, rows, scratch, out) };
+    true
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[allow(clippy::too_many_arguments)]
+fn attend_block_k(
+    path: Path,
+    kv: KvRows,
+    g: &BlockGeom,
+    q: &[f32],
+    q_stride: usize,
+    rows: usize,
+    scratch: &mut [f32],
+    out: &mut [f32],
+) {
+    attn_block::block::<attn_block_avx2::Avx2Tiles>(path, kv, g, q, q_stride, rows, scratch, out);
+}
+
+/// Whether [`attend_block`] runs for head dimension `hd` on `path`.
+pub(crate) fn attend_block_simd(path: Path, hd: usize) -> bool {
+    avx2_of(path).is_some() && hd.is_multiple_of(8)
 }

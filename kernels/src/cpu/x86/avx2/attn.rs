@@ -71,7 +71,7 @@ unsafe fn dot_lanes<E: Load8>(a: *const f32, b: *const E, n: usize) -> __m256 {
 /// sums at once, in the order of a single-vector `hadd` reduction.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn hsum8(d: [__m256; 8]) -> __m256 {
+pub(super) fn hsum8(d: [__m256; 8]) -> __m256 {
     let x = _mm256_hadd_ps(_mm256_hadd_ps(d[0], d[1]), _mm256_hadd_ps(d[2], d[3]));
     let y = _mm256_hadd_ps(_mm256_hadd_ps(d[4], d[5]), _mm256_hadd_ps(d[6], d[7]));
     _mm256_add_ps(

@@ -2,6 +2,7 @@
 //! only through an [`Avx2`] token (or an [`super::Avx512`] one, which implies it).
 
 pub(super) mod attn;
+pub(super) mod attn_block;
 pub(super) mod conv;
 pub(super) mod exp;
 mod matvec;
