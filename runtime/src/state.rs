@@ -152,6 +152,16 @@ impl KvRing {
         self.keys.ty()
     }
 
+    /// Positions kept forever (`0..sinks`).
+    pub fn sinks(&self) -> usize {
+        self.sinks
+    }
+
+    /// Slots the positions after the sinks go round.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
     /// The slot that holds absolute position `pos`.
     pub fn slot(&self, pos: usize) -> usize {
         if pos < self.sinks {

@@ -3,15 +3,20 @@
 //! Prefill over a deep cache ran [`super::attn`] once per token: every query re-read (and, for
 //! f16, re-widened) all of the head's keys and values. Here up to [`MAX_QUERIES`] query vectors
 //! (the `rep` query heads that share the KV head, for a few consecutive tokens) go through the
-//! cache together, a tile of [`TILE`] slots at a time: each tile's rows are read and widened
-//! once for the whole block, scores are a 4-query × 1-key product over the head dimension, and
-//! the weighted sum of values keeps 4 queries × 16 output lanes in registers across the tile.
+//! cached rows together, a tile of [`TILE`] slots at a time: each tile is read and widened once
+//! for the whole block, scores are a 4-query × 2-key product over the head dimension, and the
+//! weighted sum of values keeps 4 queries × 16 output lanes in registers across the tile.
 //! Softmax is online (running max and sum per query), in f32.
+//!
+//! The rows come from one or more [`Source`]s (a ring's slots in any order, the chunk's own
+//! new rows) and each query sees the positions a ring of sinks + window would hold for it
+//! ([`Visibility`]), so a chunk can attend before its rows are appended to a ring that they
+//! will partly overwrite.
 //!
 //! The body is shared; the tile products ([`TileMath`]) are per instruction set: AVX2 on x86,
 //! NEON on aarch64 (head dimensions that are multiples of 8), plain Rust otherwise (the
-//! reference). Results
-//! match [`super::attn::attend_heads`] per query within rounding (different summation order).
+//! reference). Results match [`super::attn::attend_heads`] per query within rounding
+//! (different summation order).
 
 use super::act::exp_inplace_on;
 use super::arch::ops;
@@ -23,24 +28,113 @@ pub const TILE: usize = 64;
 /// Query vectors per block (rows × query heads per KV head).
 pub const MAX_QUERIES: usize = 16;
 
-/// Where a block's queries sit and what they see.
+/// The heads a block computes.
 #[derive(Clone, Copy, Debug)]
 pub struct BlockGeom {
     /// Head dimension.
     pub hd: usize,
     /// Query heads per KV head (GQA); a row's query vectors are `rep` consecutive heads.
     pub rep: usize,
-    /// The KV head: its elements are `kv_head·hd..(kv_head + 1)·hd` of every cached row.
+    /// The KV head: elements `kv_head·hd..(kv_head + 1)·hd` of every cached row.
     pub kv_head: usize,
-    /// Elements per cached row (`kv_heads·hd`).
-    pub kv_width: usize,
-    /// Slots the block's first row sees (≥ 1); row `i` sees slots `0..first + i`.
-    pub first: usize,
     /// Score scale (1/√hd).
     pub scale: f32,
 }
 
-/// Scratch floats [`attend_causal_block`] needs for head dimension `hd`.
+/// What each row of a block sees: row `i` is the token at position `newest + i` and sees
+/// position `p` iff `p ≤ newest + i` and (`p < sinks` or `p + window > newest + i`): the sinks
+/// and the last `window` positions, what a ring of `sinks + window` slots holds once that
+/// token is appended.
+#[derive(Clone, Copy, Debug)]
+pub struct Visibility {
+    pub newest: u64,
+    pub sinks: u64,
+    pub window: u64,
+}
+
+impl Visibility {
+    #[inline(always)]
+    fn sees(&self, row: usize, p: u64) -> bool {
+        let now = self.newest + row as u64;
+        p <= now && (p < self.sinks || p + self.window > now)
+    }
+
+    /// Whether `row` sees every position in `lo..=hi` (a sufficient test: tiles that mix
+    /// sinks and window positions take the per-position one).
+    #[inline(always)]
+    fn sees_all(&self, row: usize, lo: u64, hi: u64) -> bool {
+        let now = self.newest + row as u64;
+        hi <= now && (hi < self.sinks || lo + self.window > now)
+    }
+}
+
+/// The positions of a source's rows.
+#[derive(Clone, Copy, Debug)]
+pub enum Positions<'a> {
+    /// Row `t` holds position `positions[t]` (a ring's slots).
+    Listed(&'a [u64]),
+    /// Row `t` holds position `start + t`, for `len` rows.
+    Consecutive { start: u64, len: usize },
+}
+
+impl Positions<'_> {
+    fn len(&self) -> usize {
+        match *self {
+            Positions::Listed(p) => p.len(),
+            Positions::Consecutive { len, .. } => len,
+        }
+    }
+
+    /// The rows some row of a `rows`-row block may see: all of a listed source; of a
+    /// consecutive one, those between the oldest position the first row sees and the newest
+    /// row (positions outside are skipped, not masked).
+    fn seen_range(&self, vis: &Visibility, rows: usize) -> (usize, usize) {
+        match *self {
+            Positions::Listed(p) => (0, p.len()),
+            Positions::Consecutive { start, len } => {
+                let newest = vis.newest + rows as u64 - 1;
+                let end = (newest + 1).saturating_sub(start).min(len as u64) as usize;
+                let oldest = if start < vis.sinks {
+                    0
+                } else {
+                    (vis.newest + 1).saturating_sub(vis.window)
+                };
+                (oldest.saturating_sub(start).min(end as u64) as usize, end)
+            }
+        }
+    }
+
+    /// The smallest and largest position of rows `t0..t0 + tl` (`tl > 0`).
+    fn bounds(&self, t0: usize, tl: usize) -> (u64, u64) {
+        match *self {
+            Positions::Listed(p) => p[t0..t0 + tl]
+                .iter()
+                .fold((u64::MAX, 0), |(lo, hi), &x| (lo.min(x), hi.max(x))),
+            Positions::Consecutive { start, .. } => {
+                (start + t0 as u64, start + (t0 + tl - 1) as u64)
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn at(&self, t: usize) -> u64 {
+        match *self {
+            Positions::Listed(p) => p[t],
+            Positions::Consecutive { start, .. } => start + t as u64,
+        }
+    }
+}
+
+/// Cached keys and values a block attends to.
+#[derive(Clone, Copy, Debug)]
+pub struct Source<'a> {
+    pub kv: KvRows<'a>,
+    /// Elements from one cached row to the next (at least `kv_heads·hd`).
+    pub stride: usize,
+    pub positions: Positions<'a>,
+}
+
+/// Scratch floats [`attend_block`] needs for head dimension `hd`.
 pub fn block_scratch_len(hd: usize) -> usize {
     MAX_QUERIES * TILE + 2 * MAX_QUERIES + 2 * TILE * hd
 }
@@ -51,12 +145,14 @@ pub fn has_simd(hd: usize) -> bool {
     ops::attend_block_simd(selected_path(), hd)
 }
 
-/// Attention of `rows` consecutive query rows over the first slots of `kv` (slot = position:
-/// a cache that has not wrapped). `q` holds the rows `q_stride` floats apart, each starting at
-/// the KV head's first query head: query head `h < rep` of row `i` is
-/// `q[i·q_stride + h·hd..][..hd]`. `out` is `[rows][rep·hd]`, dense.
-pub fn attend_causal_block(
-    kv: KvRows,
+/// Attention of `rows` consecutive query rows over `sources`. `q` holds the rows `q_stride`
+/// floats apart, each starting at the KV head's first query head: query head `h < rep` of row
+/// `i` is `q[i·q_stride + h·hd..][..hd]`. `out` is `[rows][rep·hd]`, dense. A row that sees no
+/// position gets zeros.
+#[allow(clippy::too_many_arguments)]
+pub fn attend_block(
+    sources: &[Source],
+    vis: &Visibility,
     g: &BlockGeom,
     q: &[f32],
     q_stride: usize,
@@ -64,14 +160,25 @@ pub fn attend_causal_block(
     scratch: &mut [f32],
     out: &mut [f32],
 ) {
-    attend_causal_block_on(selected_path(), kv, g, q, q_stride, rows, scratch, out);
+    attend_block_on(
+        selected_path(),
+        sources,
+        vis,
+        g,
+        q,
+        q_stride,
+        rows,
+        scratch,
+        out,
+    );
 }
 
-/// [`attend_causal_block`] on a given path.
+/// [`attend_block`] on a given path.
 #[allow(clippy::too_many_arguments)]
-pub fn attend_causal_block_on(
+pub fn attend_block_on(
     path: Path,
-    kv: KvRows,
+    sources: &[Source],
+    vis: &Visibility,
     g: &BlockGeom,
     q: &[f32],
     q_stride: usize,
@@ -86,20 +193,17 @@ pub fn attend_causal_block_on(
         rows > 0 && rows * rep <= MAX_QUERIES,
         "attend block: {rows} rows × {rep} heads"
     );
-    assert!(
-        g.first > 0,
-        "attend block: a row sees at least its own slot"
-    );
-    assert!(
-        (g.kv_head + 1) * hd <= g.kv_width,
-        "attend block: kv head outside the row"
-    );
-    let slots = g.first + rows - 1;
-    let cached = match kv {
-        KvRows::F32 { keys, values } => keys.len().min(values.len()),
-        KvRows::F16 { keys, values } => keys.len().min(values.len()),
-    };
-    assert!(cached >= slots * g.kv_width, "attend block: kv length");
+    for src in sources {
+        let n = src.positions.len();
+        let cached = match src.kv {
+            KvRows::F32 { keys, values } => keys.len().min(values.len()),
+            KvRows::F16 { keys, values } => keys.len().min(values.len()),
+        };
+        assert!(
+            n == 0 || cached >= (n - 1) * src.stride + (g.kv_head + 1) * hd,
+            "attend block: kv length"
+        );
+    }
     assert!(
         q.len() >= (rows - 1) * q_stride + rep * hd,
         "attend block: q length"
@@ -109,8 +213,8 @@ pub fn attend_causal_block_on(
         scratch.len() >= block_scratch_len(hd),
         "attend block: scratch too small"
     );
-    if !ops::attend_block(path, kv, g, q, q_stride, rows, scratch, out) {
-        block::<Scalar>(path, kv, g, q, q_stride, rows, scratch, out);
+    if !ops::attend_block(path, sources, vis, g, q, q_stride, rows, scratch, out) {
+        block::<Scalar>(path, sources, vis, g, q, q_stride, rows, scratch, out);
     }
 }
 
@@ -195,7 +299,8 @@ impl TileMath for Scalar {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn block<M: TileMath>(
     path: Path,
-    kv: KvRows,
+    sources: &[Source],
+    vis: &Visibility,
     g: &BlockGeom,
     q: &[f32],
     q_stride: usize,
@@ -217,58 +322,72 @@ pub(crate) fn block<M: TileMath>(
         let (i, h) = (j / rep, j % rep);
         &q[i * q_stride + h * hd..][..hd]
     };
-    let slots = g.first + rows - 1;
-    for t0 in (0..slots).step_by(TILE) {
-        let tl = TILE.min(slots - t0);
-        let (k, v, stride) = tile::<M>(kv, g, t0, tl, kf, vf);
-        M::scores(&query, nq, hd, k, stride, tl, g.scale, s);
-        for j in 0..nq {
-            let row = &mut s[j * TILE..(j + 1) * TILE];
-            let seen = (g.first + j / rep).saturating_sub(t0).min(tl);
-            row[seen..].fill(0.0);
-            if seen == 0 {
-                continue;
+    for src in sources {
+        let (begin, end) = src.positions.seen_range(vis, rows);
+        for t0 in (begin..end).step_by(TILE) {
+            let tl = TILE.min(end - t0);
+            let (k, v, stride) = tile::<M>(src, g, t0, tl, kf, vf);
+            M::scores(&query, nq, hd, k, stride, tl, g.scale, s);
+            let (lo, hi) = src.positions.bounds(t0, tl);
+            for j in 0..nq {
+                let i = j / rep;
+                let row = &mut s[j * TILE..j * TILE + tl];
+                let mut mx = f32::NEG_INFINITY;
+                if vis.sees_all(i, lo, hi) {
+                    mx = row.iter().fold(mx, |a, &b| a.max(b));
+                } else {
+                    for (t, x) in row.iter_mut().enumerate() {
+                        if vis.sees(i, src.positions.at(t0 + t)) {
+                            mx = mx.max(*x);
+                        } else {
+                            *x = f32::NEG_INFINITY;
+                        }
+                    }
+                }
+                if mx == f32::NEG_INFINITY {
+                    row.fill(0.0);
+                    continue;
+                }
+                let m_new = m[j].max(mx);
+                row.iter_mut().for_each(|x| *x -= m_new);
+                // exp(−∞) = 0 on every path: unseen slots weigh nothing.
+                exp_inplace_on(path, row);
+                let corr = if m[j] == f32::NEG_INFINITY {
+                    0.0
+                } else {
+                    (m[j] - m_new).exp()
+                };
+                l[j] = l[j] * corr + row.iter().sum::<f32>();
+                m[j] = m_new;
+                if corr != 1.0 {
+                    out[j * hd..(j + 1) * hd]
+                        .iter_mut()
+                        .for_each(|o| *o *= corr);
+                }
             }
-            let seen_row = &mut row[..seen];
-            let mx = seen_row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-            let m_new = m[j].max(mx);
-            seen_row.iter_mut().for_each(|x| *x -= m_new);
-            exp_inplace_on(path, seen_row);
-            let corr = if m[j] == f32::NEG_INFINITY {
-                0.0
-            } else {
-                (m[j] - m_new).exp()
-            };
-            l[j] = l[j] * corr + seen_row.iter().sum::<f32>();
-            m[j] = m_new;
-            if corr != 1.0 {
-                out[j * hd..(j + 1) * hd]
-                    .iter_mut()
-                    .for_each(|o| *o *= corr);
-            }
+            M::weighted_values(s, nq, hd, v, stride, tl, out);
         }
-        M::weighted_values(s, nq, hd, v, stride, tl, out);
     }
     for (o, &lj) in out.chunks_exact_mut(hd).zip(l.iter()) {
-        let inv = 1.0 / lj;
+        let inv = if lj > 0.0 { 1.0 / lj } else { 0.0 };
         o.iter_mut().for_each(|x| *x *= inv);
     }
 }
 
-/// The head's keys and values of slots `t0..t0 + tl` as f32 rows `stride` apart: the cache
-/// itself for f32, the rows widened into `kf`/`vf` for f16.
+/// The head's keys and values of rows `t0..t0 + tl` of `src` as f32 rows `stride` apart: the
+/// rows themselves for f32, widened into `kf`/`vf` for f16.
 #[inline(always)]
 fn tile<'a, M: TileMath>(
-    kv: KvRows<'a>,
+    src: &Source<'a>,
     g: &BlockGeom,
     t0: usize,
     tl: usize,
     kf: &'a mut [f32],
     vf: &'a mut [f32],
 ) -> (&'a [f32], &'a [f32], usize) {
-    let (hd, w) = (g.hd, g.kv_width);
+    let (hd, w) = (g.hd, src.stride);
     let base = t0 * w + g.kv_head * hd;
-    match kv {
+    match src.kv {
         KvRows::F32 { keys, values } => {
             let end = base + (tl - 1) * w + hd;
             (&keys[base..end], &values[base..end], w)
@@ -287,106 +406,181 @@ fn tile<'a, M: TileMath>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::attn::f16;
     use crate::testutil::{Rng, alloc_count, assert_close};
 
-    /// f64 causal attention of one query vector over slots `0..seen` of KV head `j`.
+    /// One source's rows as f32 (f16 ones widened), with their positions.
+    struct Rows {
+        k: Vec<f32>,
+        v: Vec<f32>,
+        pos: Vec<u64>,
+    }
+
+    /// f64 attention of one query over every position it sees in `rows`, KV head `j`.
+    #[allow(clippy::too_many_arguments)]
     fn naive(
         qv: &[f32],
-        k: &[f32],
-        v: &[f32],
+        rows: &[Rows],
         w: usize,
         j: usize,
-        seen: usize,
+        vis: &Visibility,
+        row: usize,
         scale: f32,
     ) -> Vec<f32> {
         let hd = qv.len();
-        let sc: Vec<f64> = (0..seen)
-            .map(|s| {
-                let kr = &k[s * w + j * hd..][..hd];
-                qv.iter()
-                    .zip(kr)
-                    .map(|(&a, &b)| a as f64 * b as f64)
-                    .sum::<f64>()
-                    * scale as f64
-            })
-            .collect();
-        let m = sc.iter().cloned().fold(f64::MIN, f64::max);
-        let z: f64 = sc.iter().map(|s| (s - m).exp()).sum();
+        let mut seen = Vec::new();
+        for r in rows {
+            for (t, &p) in r.pos.iter().enumerate() {
+                if vis.sees(row, p) {
+                    let at = t * w + j * hd;
+                    let sc = qv
+                        .iter()
+                        .zip(&r.k[at..at + hd])
+                        .map(|(&a, &b)| a as f64 * b as f64)
+                        .sum::<f64>();
+                    seen.push((sc * scale as f64, &r.v[at..at + hd]));
+                }
+            }
+        }
+        let m = seen.iter().map(|s| s.0).fold(f64::MIN, f64::max);
+        let z: f64 = seen.iter().map(|s| (s.0 - m).exp()).sum();
         (0..hd)
             .map(|i| {
-                let acc: f64 = (0..seen)
-                    .map(|s| (sc[s] - m).exp() / z * v[s * w + j * hd + i] as f64)
-                    .sum();
-                acc as f32
+                seen.iter()
+                    .map(|s| (s.0 - m).exp() / z * s.1[i] as f64)
+                    .sum::<f64>() as f32
             })
             .collect()
     }
 
-    /// Every path, f32 and f16 caches, against the f64 reference: head dims that are and are
-    /// not multiples of the 8- and 16-lane steps, GQA groups, partial blocks, blocks that
-    /// start inside, at the end of and past the first tile.
+    /// Every path, f32 and f16 rows, against the f64 reference with the visibility applied by
+    /// brute force: head dims that are and are not multiples of the 8- and 16-lane steps, GQA
+    /// groups, partial blocks; one prefix source (a ring that has not wrapped) or a wrapped
+    /// ring (slots out of order, sinks, a window shorter than the block) plus the chunk's own
+    /// rows, with tiles some rows see none of.
     #[test]
     fn blocks_match_f64_on_every_path() {
         let mut r = Rng::new(77);
         for (kv_heads, rep, hd) in [(2, 1, 64), (2, 4, 16), (1, 2, 40), (3, 1, 13)] {
             let (heads, w) = (kv_heads * rep, kv_heads * hd);
-            for (first, rows) in [
-                (1, 1),
-                (1, MAX_QUERIES / rep),
-                (7, 3),
-                (64, 2),
-                (65, 1),
-                (150, MAX_QUERIES / rep),
+            let most = MAX_QUERIES / rep;
+            // (cached positions before the block, sinks, window, block rows)
+            for (before, sinks, window, rows) in [
+                (0, 0, 1000, 1),
+                (0, 0, 1000, most),
+                (6, 0, 1000, 3),
+                (63, 0, 1000, 2),
+                (149, 0, 1000, most),
+                (200, 4, 70, most),
+                (90, 2, 3, most),
+                (10, 0, 1, 2),
             ] {
-                let slots = first + rows - 1;
+                // The ring as it holds positions 0..before: sinks, then the last window.
+                let mut ring_pos: Vec<u64> = (0..before as u64)
+                    .filter(|&p| p < sinks || p + window >= before as u64)
+                    .collect();
+                for i in (1..ring_pos.len()).rev() {
+                    ring_pos.swap(i, (r.next_u64() % (i as u64 + 1)) as usize);
+                }
+                let mut make = |n: usize, pos: Vec<u64>| {
+                    let k = r.normal_vec(n * w);
+                    let v = r.normal_vec(n * w);
+                    let (k16, v16): (Vec<f16>, Vec<f16>) = (
+                        k.iter().map(|&x| f16::from_f32(x)).collect(),
+                        v.iter().map(|&x| f16::from_f32(x)).collect(),
+                    );
+                    (k, v, k16, v16, pos)
+                };
+                let ring = make(ring_pos.len(), ring_pos.clone());
+                let chunk = make(rows, (before as u64..(before + rows) as u64).collect());
                 let q = r.normal_vec(rows * heads * hd);
-                let k = r.normal_vec(slots * w);
-                let v = r.normal_vec(slots * w);
-                let (k16, v16): (Vec<f16>, Vec<f16>) = (
-                    k.iter().map(|&x| f16::from_f32(x)).collect(),
-                    v.iter().map(|&x| f16::from_f32(x)).collect(),
-                );
-                let widen = |x: &[f16]| x.iter().map(|h| h.to_f32()).collect::<Vec<f32>>();
-                let (kw, vw) = (widen(&k16), widen(&v16));
+                let vis = Visibility {
+                    newest: before as u64,
+                    sinks,
+                    window,
+                };
                 let scale = 1.0 / (hd as f32).sqrt();
+                let widen = |x: &[f16]| x.iter().map(|h| h.to_f32()).collect::<Vec<f32>>();
+                let rows32 = [
+                    Rows {
+                        k: ring.0.clone(),
+                        v: ring.1.clone(),
+                        pos: ring.4.clone(),
+                    },
+                    Rows {
+                        k: chunk.0.clone(),
+                        v: chunk.1.clone(),
+                        pos: chunk.4.clone(),
+                    },
+                ];
+                let rows16 = [
+                    Rows {
+                        k: widen(&ring.2),
+                        v: widen(&ring.3),
+                        pos: ring.4.clone(),
+                    },
+                    Rows {
+                        k: widen(&chunk.2),
+                        v: widen(&chunk.3),
+                        pos: chunk.4.clone(),
+                    },
+                ];
+                let consecutive = Positions::Consecutive {
+                    start: before as u64,
+                    len: rows,
+                };
+                let src32 = [
+                    Source {
+                        kv: KvRows::F32 {
+                            keys: &ring.0,
+                            values: &ring.1,
+                        },
+                        stride: w,
+                        positions: Positions::Listed(&ring.4),
+                    },
+                    Source {
+                        kv: KvRows::F32 {
+                            keys: &chunk.0,
+                            values: &chunk.1,
+                        },
+                        stride: w,
+                        positions: consecutive,
+                    },
+                ];
+                let src16 = [
+                    Source {
+                        kv: KvRows::F16 {
+                            keys: &ring.2,
+                            values: &ring.3,
+                        },
+                        stride: w,
+                        positions: Positions::Listed(&ring.4),
+                    },
+                    Source {
+                        kv: KvRows::F16 {
+                            keys: &chunk.2,
+                            values: &chunk.3,
+                        },
+                        stride: w,
+                        positions: consecutive,
+                    },
+                ];
                 let mut scratch = vec![f32::NAN; block_scratch_len(hd)];
                 for kv_head in 0..kv_heads {
                     let g = BlockGeom {
                         hd,
                         rep,
                         kv_head,
-                        kv_width: w,
-                        first,
                         scale,
                     };
                     let qb = &q[kv_head * rep * hd..];
                     for path in Path::supported() {
-                        for (kv, kr, vr, tol) in [
-                            (
-                                KvRows::F32 {
-                                    keys: &k,
-                                    values: &v,
-                                },
-                                &k,
-                                &v,
-                                2e-5,
-                            ),
-                            (
-                                KvRows::F16 {
-                                    keys: &k16,
-                                    values: &v16,
-                                },
-                                &kw,
-                                &vw,
-                                2e-5,
-                            ),
-                        ] {
+                        for (sources, reference) in [(&src32, &rows32), (&src16, &rows16)] {
                             let mut out = vec![f32::NAN; rows * rep * hd];
                             let (n, ()) = alloc_count::count(|| {
-                                attend_causal_block_on(
+                                attend_block_on(
                                     path,
-                                    kv,
+                                    sources,
+                                    &vis,
                                     &g,
                                     qb,
                                     heads * hd,
@@ -399,9 +593,9 @@ mod tests {
                             for i in 0..rows {
                                 for h in 0..rep {
                                     let qv = &qb[i * heads * hd + h * hd..][..hd];
-                                    let want = naive(qv, kr, vr, w, kv_head, first + i, scale);
+                                    let want = naive(qv, reference, w, kv_head, &vis, i, scale);
                                     let got = &out[(i * rep + h) * hd..][..hd];
-                                    assert_close(got, &want, tol, tol);
+                                    assert_close(got, &want, 2e-5, 2e-5);
                                 }
                             }
                         }
@@ -411,43 +605,69 @@ mod tests {
         }
     }
 
-    /// The rows of a block see only their own past: changing a slot a row must not see leaves
-    /// that row's output bit-identical.
+    /// A row sees only its own past: changing a position a row must not see (a later one, or
+    /// one that left its window) leaves that row's output bit-identical.
     #[test]
-    fn later_slots_are_masked() {
+    fn unseen_positions_are_masked() {
         let mut r = Rng::new(78);
-        let (hd, rows, first) = (16, 4, 70);
-        let slots = first + rows - 1;
+        let (hd, rows, n) = (16, 4, 73);
         let q = r.normal_vec(rows * hd);
-        let k = r.normal_vec(slots * hd);
-        let mut v = r.normal_vec(slots * hd);
+        let k = r.normal_vec(n * hd);
+        let mut v = r.normal_vec(n * hd);
         let g = BlockGeom {
             hd,
             rep: 1,
             kv_head: 0,
-            kv_width: hd,
-            first,
             scale: 0.25,
         };
+        // Rows are positions 69..73 with a window of 60: row 0 sees 10..=69, row 3 sees 13..=72.
+        let vis = Visibility {
+            newest: 69,
+            sinks: 0,
+            window: 60,
+        };
         let mut scratch = vec![0.0; block_scratch_len(hd)];
-        let run = |k: &[f32], v: &[f32], scratch: &mut [f32]| {
+        let run = |v: &[f32], scratch: &mut [f32]| {
+            let src = Source {
+                kv: KvRows::F32 {
+                    keys: &k,
+                    values: v,
+                },
+                stride: hd,
+                positions: Positions::Consecutive { start: 0, len: n },
+            };
             let mut out = vec![0.0; rows * hd];
-            attend_causal_block(
-                KvRows::F32 { keys: k, values: v },
-                &g,
-                &q,
-                hd,
-                rows,
-                scratch,
-                &mut out,
-            );
+            attend_block(&[src], &vis, &g, &q, hd, rows, scratch, &mut out);
             out
         };
-        let before = run(&k, &v, &mut scratch);
-        // The last slot is seen by the last row only.
-        v[(slots - 1) * hd..].iter_mut().for_each(|x| *x += 100.0);
-        let after = run(&k, &v, &mut scratch);
-        assert_eq!(before[..(rows - 1) * hd], after[..(rows - 1) * hd]);
-        assert_ne!(before[(rows - 1) * hd..], after[(rows - 1) * hd..]);
+        let before = run(&v, &mut scratch);
+        // Position 72 is seen by the last row only; position 10 by the first only.
+        for p in [72, 10] {
+            let mut w = v.clone();
+            w[p * hd..(p + 1) * hd].iter_mut().for_each(|x| *x += 100.0);
+            let after = run(&w, &mut scratch);
+            let (seen_by, unseen) = if p == 72 {
+                (rows - 1, 0..rows - 1)
+            } else {
+                (0, 1..rows)
+            };
+            for i in unseen {
+                assert_eq!(
+                    before[i * hd..(i + 1) * hd],
+                    after[i * hd..(i + 1) * hd],
+                    "row {i}, position {p}"
+                );
+            }
+            assert_ne!(
+                before[seen_by * hd..(seen_by + 1) * hd],
+                after[seen_by * hd..(seen_by + 1) * hd]
+            );
+        }
+        v[0] += 1.0;
+        assert_eq!(
+            before,
+            run(&v, &mut scratch),
+            "position 0 is outside every window"
+        );
     }
 }

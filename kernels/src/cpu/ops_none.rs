@@ -84,7 +84,8 @@ pub(crate) fn conv1d_step(
 }
 pub(crate) fn attend_block(
     _: Path,
-    _: super::attn::KvRows,
+    _: &[super::attn_block::Source],
+    _: &super::attn_block::Visibility,
     _: &super::attn_block::BlockGeom,
     _: &[f32],
     _: usize,

@@ -14,7 +14,10 @@
 
 use std::ops::Range;
 
-use weft_kernels::cpu::attn_block::{self, BlockGeom, MAX_QUERIES, block_scratch_len};
+use weft_kernels::cpu::attn::KvRows;
+use weft_kernels::cpu::attn_block::{
+    self, BlockGeom, MAX_QUERIES, Positions, Source, Visibility, block_scratch_len,
+};
 use weft_kernels::cpu::matvec::WeightView;
 use weft_kernels::cpu::matvec_q8::{self, Q8Act};
 use weft_kernels::cpu::{act, conv, matvec, moe, norm, rope, ssm};
@@ -23,7 +26,9 @@ use weft_kernels::pool::{ThreadPool, physical_cores, split_range};
 use super::cpu_gemm::Packed;
 use crate::model::Model;
 use crate::program::{Buf, Op, Program, Role, RopeLayout, Rows};
-use crate::state::State;
+use crate::state::{KvType, State};
+use half::f16;
+use half::slice::HalfFloatSliceExt;
 
 /// Weight matrices smaller than this run on the calling thread (a dispatch costs ~1-2 µs).
 const PAR_MIN_BYTES: usize = 48 << 10;
@@ -51,6 +56,9 @@ pub struct CpuBackend {
     /// Prefill block attention: the kernel's scratch, then one block's output, per thread.
     block_scratch: Vec<f32>,
     block_per: usize,
+    /// The keys then the values of a prefill chunk rounded to f16 (`rows` × the widest f16
+    /// ring each; empty without f16 rings).
+    chunk_f16: Vec<f16>,
 }
 
 impl std::fmt::Debug for CpuBackend {
@@ -160,6 +168,13 @@ impl CpuBackend {
         });
         let n = pool.n_threads();
         let slots = state.kv.iter().map(|r| r.capacity()).max().unwrap_or(0);
+        let f16_width = state
+            .kv
+            .iter()
+            .filter(|r| r.kv_type() == KvType::F16)
+            .map(|r| r.width())
+            .max()
+            .unwrap_or(0);
         let (mut experts, mut k, mut cols, mut rows) = (0, 0, 0, 1);
         let (mut scan_per_thread, mut moe_prefill, mut block_per) = (0, false, 0);
         for p in programs {
@@ -224,6 +239,7 @@ impl CpuBackend {
             rows,
             block_scratch: vec![0.0; block_per * n],
             block_per,
+            chunk_f16: vec![f16::ZERO; 2 * rows * f16_width],
         }
     }
 
@@ -700,85 +716,110 @@ impl CpuBackend {
                 scale,
             } => {
                 let ring = &mut st.kv[kv];
-                let per = self.slots;
-                let sc = Shared::new(&mut self.scores);
-                let p0 = pos(&q, 0);
-                if rows > 1 && ring.filled() == p0 && p0 + rows <= ring.capacity() {
-                    // The ring has not wrapped and will not in this chunk: slot = position, so
-                    // row r sees exactly slots 0..=p0+r (what decode at that position sees).
-                    // Append every row, then split the rows (interleaved: later rows cost more)
-                    // in one dispatch.
-                    for r in 0..rows {
-                        ring.append(p0 + r, ins.row(&k, r), ins.row(&v, r));
-                    }
-                    let (kv, width) = (ring.rows(), ring.width());
-                    let rep = heads / kv_heads;
-                    let y0 = y.row(0, n).start;
-                    let ys = Shared::new(out.span(&y));
-                    let per_row = (MAX_QUERIES / rep).max(1);
-                    if rep <= MAX_QUERIES
-                        && attn_block::has_simd(head_dim)
-                        && q.rows == Rows::All
-                        && y.rows == Rows::All
-                    {
-                        // Blocks of consecutive rows × one KV head: each block reads the
-                        // head's cached rows once for all its queries (kernels' attn_block).
-                        let blocks = rows.div_ceil(per_row);
-                        let (qs, q0) = (ins.span(&q), q.row(0, n).start);
-                        let bs = Shared::new(&mut self.block_scratch);
-                        let per = self.block_per;
-                        pool.run(&|idx, nt| {
-                            // SAFETY: one scratch range per thread.
-                            let sc = unsafe { bs.get(idx * per..(idx + 1) * per) };
-                            let (sc, ob) = sc.split_at_mut(block_scratch_len(head_dim));
-                            for item in (idx..blocks * kv_heads).step_by(nt) {
-                                let (b, j) = (item / kv_heads, item % kv_heads);
-                                let r0 = b * per_row;
-                                let nr = per_row.min(rows - r0);
-                                let g = BlockGeom {
-                                    hd: head_dim,
-                                    rep,
-                                    kv_head: j,
-                                    kv_width: width,
-                                    first: p0 + r0 + 1,
-                                    scale,
-                                };
-                                let qb = &qs[q.row(r0, n).start - q0 + j * rep * head_dim..];
-                                let ob = &mut ob[..nr * rep * head_dim];
-                                attn_block::attend_causal_block(kv, &g, qb, q.stride, nr, sc, ob);
-                                for (i, o) in ob.chunks_exact(rep * head_dim).enumerate() {
-                                    let yr = y.row(r0 + i, n).start - y0 + j * rep * head_dim;
-                                    // SAFETY: (row, KV head) pairs of different items are
-                                    // disjoint.
-                                    unsafe { ys.get(yr..yr + o.len()) }.copy_from_slice(o);
-                                }
+                let rep = heads / kv_heads;
+                let blocked = rows > 1
+                    && rep <= MAX_QUERIES
+                    && attn_block::has_simd(head_dim)
+                    && [q, k, v, y].iter().all(|b| b.rows == Rows::All)
+                    && k.stride == v.stride;
+                if blocked {
+                    // Blocks of consecutive rows × one KV head attend to the ring as it is
+                    // (positions before this chunk) and to the chunk's own rows, each row
+                    // seeing what the ring would hold at its position; the rows go into the
+                    // ring afterwards (they may overwrite slots earlier rows still see).
+                    let p0 = pos(&q, 0);
+                    let width = ring.width();
+                    let (k0, v0) = (k.row(0, n).start, v.row(0, n).start);
+                    let (ks, vs) = (ins.span(&k), ins.span(&v));
+                    let chunk = match ring.kv_type() {
+                        KvType::F32 => Source {
+                            kv: KvRows::F32 {
+                                keys: ks,
+                                values: vs,
+                            },
+                            stride: k.stride,
+                            positions: Positions::Consecutive {
+                                start: p0 as u64,
+                                len: rows,
+                            },
+                        },
+                        KvType::F16 => {
+                            // Rounded as the ring will store them, so the chunk sees exactly
+                            // what decode would.
+                            let (kh, vh) = self.chunk_f16.split_at_mut(self.rows * width);
+                            for r in 0..rows {
+                                let (kr, vr) = (k.row(r, n), v.row(r, n));
+                                let dst = r * width..(r + 1) * width;
+                                kh[dst.clone()]
+                                    .convert_from_f32_slice(&ks[kr.start - k0..kr.end - k0]);
+                                vh[dst].convert_from_f32_slice(&vs[vr.start - v0..vr.end - v0]);
                             }
-                        });
-                        return;
-                    }
+                            Source {
+                                kv: KvRows::F16 {
+                                    keys: &kh[..rows * width],
+                                    values: &vh[..rows * width],
+                                },
+                                stride: width,
+                                positions: Positions::Consecutive {
+                                    start: p0 as u64,
+                                    len: rows,
+                                },
+                            }
+                        }
+                    };
+                    let sources = [
+                        Source {
+                            kv: ring.rows(),
+                            stride: width,
+                            positions: Positions::Listed(ring.positions()),
+                        },
+                        chunk,
+                    ];
+                    let vis = Visibility {
+                        newest: p0 as u64,
+                        sinks: ring.sinks() as u64,
+                        window: ring.window() as u64,
+                    };
+                    let per_row = MAX_QUERIES / rep;
+                    let blocks = rows.div_ceil(per_row);
+                    let (qs, q0, y0) = (ins.span(&q), q.row(0, n).start, y.row(0, n).start);
+                    let ys = Shared::new(out.span(&y));
+                    let bs = Shared::new(&mut self.block_scratch);
+                    let per = self.block_per;
                     pool.run(&|idx, nt| {
-                        // SAFETY: one score buffer per thread.
-                        let scratch = unsafe { sc.get(idx * per..(idx + 1) * per) };
-                        for r in (idx..rows).step_by(nt) {
-                            let slots = p0 + r + 1;
-                            let yr = y.row(r, n);
-                            // SAFETY: rows of different threads are disjoint.
-                            let yr = unsafe { ys.get(yr.start - y0..yr.end - y0) };
-                            kv.first(slots, width).attend_heads(
-                                ins.row(&q, r),
-                                slots,
-                                heads,
-                                kv_heads,
-                                head_dim,
+                        // SAFETY: one scratch range per thread.
+                        let sc = unsafe { bs.get(idx * per..(idx + 1) * per) };
+                        let (sc, ob) = sc.split_at_mut(block_scratch_len(head_dim));
+                        for item in (idx..blocks * kv_heads).step_by(nt) {
+                            let (b, j) = (item / kv_heads, item % kv_heads);
+                            let r0 = b * per_row;
+                            let nr = per_row.min(rows - r0);
+                            let g = BlockGeom {
+                                hd: head_dim,
+                                rep,
+                                kv_head: j,
                                 scale,
-                                scratch,
-                                0..heads,
-                                yr,
-                            );
+                            };
+                            let vis = Visibility {
+                                newest: vis.newest + r0 as u64,
+                                ..vis
+                            };
+                            let qb = &qs[q.row(r0, n).start - q0 + j * rep * head_dim..];
+                            let ob = &mut ob[..nr * rep * head_dim];
+                            attn_block::attend_block(&sources, &vis, &g, qb, q.stride, nr, sc, ob);
+                            for (i, o) in ob.chunks_exact(rep * head_dim).enumerate() {
+                                let yr = y.row(r0 + i, n).start - y0 + j * rep * head_dim;
+                                // SAFETY: (row, KV head) pairs of different items are disjoint.
+                                unsafe { ys.get(yr..yr + o.len()) }.copy_from_slice(o);
+                            }
                         }
                     });
+                    for r in 0..rows {
+                        ring.append(pos(&q, r), ins.row(&k, r), ins.row(&v, r));
+                    }
                     return;
                 }
+                let (per, sc) = (self.slots, Shared::new(&mut self.scores));
                 for r in 0..rows {
                     ring.append(pos(&q, r), ins.row(&k, r), ins.row(&v, r));
                     let (kv, slots) = (ring.rows(), ring.filled());

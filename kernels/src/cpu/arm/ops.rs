@@ -410,7 +410,8 @@ fn attend_k<E: Load4>(
 /// of 8; see `attn_block`).
 pub(crate) fn attend_block(
     path: Path,
-    kv: crate::cpu::attn::KvRows,
+    sources: &[crate::cpu::attn_block::Source],
+    vis: &crate::cpu::attn_block::Visibility,
     g: &crate::cpu::attn_block::BlockGeom,
     q: &[f32],
     q_stride: usize,
@@ -422,7 +423,7 @@ pub(crate) fn attend_block(
         return false;
     }
     crate::cpu::attn_block::block::<super::attn_block::NeonTiles>(
-        path, kv, g, q, q_stride, rows, scratch, out,
+        path, sources, vis, g, q, q_stride, rows, scratch, out,
     );
     true
 }

@@ -6,8 +6,8 @@ use std::ops::Range;
 
 use super::avx2::{attn, attn_block as attn_block_avx2, conv, exp, norm, ssm};
 use super::avx2_of;
-use crate::cpu::attn::{KvRows, f16};
-use crate::cpu::attn_block::{self, BlockGeom};
+use crate::cpu::attn::f16;
+use crate::cpu::attn_block::{self, BlockGeom, Source, Visibility};
 use crate::cpu::dispatch::Path;
 use crate::cpu::ssm::Mamba2Dims;
 
@@ -78,7 +78,8 @@ pub(crate) fn conv1d_step(
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn attend_block(
     path: Path,
-    kv: KvRows,
+    sources: &[Source],
+    vis: &Visibility,
     g: &BlockGeom,
     q: &[f32],
     q_stride: usize,
@@ -90,7 +91,7 @@ pub(crate) fn attend_block(
         return false;
     }
     // SAFETY: `avx2_of` made a token: the CPU has AVX2, FMA and F16C.
-    unsafe { attend_block_k(path, kv, g, q, q_stride, rows, scratch, out) };
+    unsafe { attend_block_k(path, sources, vis, g, q, q_stride, rows, scratch, out) };
     true
 }
 
@@ -98,7 +99,8 @@ pub(crate) fn attend_block(
 #[allow(clippy::too_many_arguments)]
 fn attend_block_k(
     path: Path,
-    kv: KvRows,
+    sources: &[Source],
+    vis: &Visibility,
     g: &BlockGeom,
     q: &[f32],
     q_stride: usize,
@@ -106,7 +108,9 @@ fn attend_block_k(
     scratch: &mut [f32],
     out: &mut [f32],
 ) {
-    attn_block::block::<attn_block_avx2::Avx2Tiles>(path, kv, g, q, q_stride, rows, scratch, out);
+    attn_block::block::<attn_block_avx2::Avx2Tiles>(
+        path, sources, vis, g, q, q_stride, rows, scratch, out,
+    );
 }
 
 /// Whether [`attend_block`] runs for head dimension `hd` on `path`.
