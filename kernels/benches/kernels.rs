@@ -1,5 +1,6 @@
 //! Kernel micro-benchmarks: matvec GB/s of weight bytes per type, path and thread count; the
-//! SSM step; thread-pool dispatch latency; and a plain memory-read reference.
+//! SSM step; prefill attention (per token vs in blocks); thread-pool dispatch latency; and a
+//! plain memory-read reference.
 //!
 //! Weights are cycled over copies totalling more than [`WORKING_SET`] bytes, so every matvec
 //! streams its weights from DRAM as decode does (a single 768×1536 matrix would sit in L3 and
@@ -10,6 +11,10 @@ use std::time::Duration;
 
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use weft_kernels::GgmlType;
+use weft_kernels::cpu::attn::{KvRows, f16};
+use weft_kernels::cpu::attn_block::{
+    BlockGeom, MAX_QUERIES, Positions, Source, Visibility, attend_block, block_scratch_len,
+};
 use weft_kernels::cpu::dispatch::{Path, best};
 use weft_kernels::cpu::matvec::{WeightView, matvec_rows_on};
 use weft_kernels::cpu::matvec_q8::{Q8Act, matvec_q8_rows_on};
@@ -238,6 +243,90 @@ fn bench_ssm(c: &mut Criterion) {
     g.finish();
 }
 
+/// Prefill attention of one layer, 1 thread: a 128-token chunk after 1024 cached positions
+/// (llama-124m's 12 heads × 64, f16 cache), token by token with the decode kernel against
+/// blocks of 16 rows × one KV head. Throughput in query rows.
+fn bench_attention(c: &mut Criterion) {
+    let mut g = c.benchmark_group("attention");
+    config(&mut g);
+    let (heads, hd, depth, rows) = (12, 64, 1024, 128);
+    let w = heads * hd;
+    let slots = depth + rows;
+    let to16 = |v: Vec<f32>| v.into_iter().map(f16::from_f32).collect::<Vec<f16>>();
+    let q = values(rows * w, 23);
+    let (keys, vals) = (to16(values(slots * w, 21)), to16(values(slots * w, 22)));
+    let scale = 1.0 / (hd as f32).sqrt();
+    let mut out = vec![0.0; rows * w];
+    g.throughput(Throughput::Elements(rows as u64));
+    g.bench_function(
+        format!("prefill-12x64-d{depth}-f16/per-token/{}", best()),
+        |bn| {
+            let mut scores = vec![0.0; slots];
+            bn.iter(|| {
+                for r in 0..rows {
+                    let n = depth + r + 1;
+                    let kv = KvRows::F16 {
+                        keys: &keys,
+                        values: &vals,
+                    };
+                    kv.first(n, w).attend_heads(
+                        &q[r * w..(r + 1) * w],
+                        n,
+                        heads,
+                        heads,
+                        hd,
+                        scale,
+                        &mut scores,
+                        0..heads,
+                        &mut out[r * w..(r + 1) * w],
+                    );
+                }
+                black_box(&out);
+            })
+        },
+    );
+    g.bench_function(
+        format!("prefill-12x64-d{depth}-f16/blocks/{}", best()),
+        |bn| {
+            let mut scratch = vec![0.0; block_scratch_len(hd)];
+            let mut block = vec![0.0; MAX_QUERIES * hd];
+            let source = [Source {
+                kv: KvRows::F16 {
+                    keys: &keys,
+                    values: &vals,
+                },
+                stride: w,
+                positions: Positions::Consecutive {
+                    start: 0,
+                    len: slots,
+                },
+            }];
+            bn.iter(|| {
+                for r0 in (0..rows).step_by(MAX_QUERIES) {
+                    let vis = Visibility {
+                        newest: (depth + r0) as u64,
+                        sinks: 0,
+                        window: u64::MAX / 2,
+                    };
+                    for j in 0..heads {
+                        let g = BlockGeom {
+                            hd,
+                            rep: 1,
+                            kv_head: j,
+                            scale,
+                        };
+                        let ob = &mut block[..MAX_QUERIES * hd];
+                        let qb = &q[r0 * w + j * hd..];
+                        attend_block(&source, &vis, &g, qb, w, MAX_QUERIES, &mut scratch, ob);
+                    }
+                }
+                black_box(&block);
+            })
+        },
+    );
+    g.finish();
+}
+
 fn bench_pool(c: &mut Criterion) {
     let mut g = c.benchmark_group("pool");
     g.sample_size(50)
@@ -256,5 +345,12 @@ fn bench_pool(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_matvec, bench_read, bench_ssm, bench_pool);
+criterion_group!(
+    benches,
+    bench_matvec,
+    bench_read,
+    bench_ssm,
+    bench_attention,
+    bench_pool
+);
 criterion_main!(benches);
