@@ -65,6 +65,11 @@ pub struct Args {
     /// One JSON object on stdout instead of the table.
     #[arg(long)]
     json: bool,
+    /// Also time this many plain reads of one decode step's bytes (weights + state + KV, with
+    /// the same threads, from DRAM): the machine's own p50/p99 for that much memory traffic,
+    /// the floor under decode's p99/p50 (0: skip).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    read_passes: usize,
     /// Also write every decode step's time (ms, one per line, in order) to this file: where
     /// p99 comes from (isolated spikes or slow stretches).
     #[arg(long, value_name = "FILE")]
@@ -147,6 +152,32 @@ pub fn bandwidth_probe(threads: usize, mib: usize) -> f64 {
         best = best.min(t.elapsed().as_secs_f64());
     }
     (n * 8) as f64 / best / 1e9
+}
+
+/// The p50 and p99 (ms) of `passes` timed reads of `bytes` bytes by a persistent pool of
+/// `threads` threads, each reading its share, as decode's matvecs do. Passes alternate between
+/// two buffers so that each reads DRAM rather than what the last one left in cache.
+pub fn read_percentiles(threads: usize, bytes: u64, passes: usize) -> (f64, f64) {
+    let n = (bytes as usize / 8).next_multiple_of(8).max(8);
+    let mut buf = vec![0u64; 2 * n];
+    weft::mem::advise_huge_pages(&buf);
+    buf.iter_mut().zip(0..).for_each(|(x, i)| *x = i);
+    let pool = weft_kernels::pool::ThreadPool::new(threads);
+    let mut times = Vec::with_capacity(passes);
+    const WARM_UP: usize = 4;
+    for pass in 0..passes + WARM_UP {
+        let half = &buf[(pass % 2) * n..][..n];
+        let t = Instant::now();
+        pool.run(&|idx, nt| {
+            let r = weft_kernels::pool::split_range(n, 8, idx, nt);
+            std::hint::black_box(read_sum(&half[r]));
+        });
+        if pass >= WARM_UP {
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    (percentile(&times, 0.5), percentile(&times, 0.99))
 }
 
 /// One timed decode step: on the GPU with the argmax there (only the id comes back), on the
@@ -299,6 +330,8 @@ pub fn run(args: Args) -> CliResult {
         None if args.probe_mib > 0 => bandwidth_probe(threads, args.probe_mib),
         None => 0.0,
     };
+    let read = (args.read_passes > 0 && !on_gpu)
+        .then(|| read_percentiles(threads, bytes_per_token, args.read_passes));
     let roofline = if bandwidth > 0.0 {
         achieved / bandwidth
     } else {
@@ -342,6 +375,10 @@ pub fn run(args: Args) -> CliResult {
             "roofline_fraction": roofline,
             "ceiling_tok_s": if bytes_per_token > 0 { bandwidth * 1e9 / bytes_per_token as f64 } else { 0.0 },
         });
+        if let Some((p50, p99)) = read {
+            out["read_p50_ms"] = json!(p50);
+            out["read_p99_ms"] = json!(p99);
+        }
         if let Some(g) = &gpu {
             out["adapter"] = json!(g.adapter);
             out["dispatches_per_token"] = json!(g.dispatches);
@@ -393,6 +430,14 @@ pub fn run(args: Args) -> CliResult {
             "bandwidth    {achieved:.2} GB/s achieved of {bandwidth:.2} GB/s measured → roofline {:.1}%",
             100.0 * roofline
         );
+        if let Some((r50, r99)) = read {
+            println!(
+                "plain read   p50 {r50:.3} ms   p99 {r99:.3} ms of {:.2} MB → p99/p50 {:.2} (decode {:.2})",
+                bytes_per_token as f64 / 1e6,
+                r99 / r50,
+                p99 / p50
+            );
+        }
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `weft bench` on the bundled model: the JSON report carries every documented key with sane
-//! values, and `--steps` writes one time per decode step. (No timing is asserted: speed is
+//! values, `--steps` writes one time per decode step and `--read-passes` adds the plain-read
+//! percentiles. (No timing is asserted: speed is
 //! measured by the benchmark itself, never by a test.)
 
 use std::process::Command;
@@ -11,7 +12,8 @@ fn json_report_has_every_key_and_steps_are_written() {
     let model = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/demo-text.gguf");
     let out = Command::new(env!("CARGO_BIN_EXE_weft"))
         .args(["bench", model, "-t", "1", "-p", "8", "-n", "16", "-r", "2"])
-        .args(["--probe-mib", "8", "--json", "--steps"])
+        .args(["--probe-mib", "8", "--read-passes", "20"])
+        .args(["--json", "--steps"])
         .arg(&steps)
         .output()
         .unwrap();
@@ -39,6 +41,11 @@ fn json_report_has_every_key_and_steps_are_written() {
         assert!(x.is_finite() && x > 0.0, "{key} = {x}");
     }
     assert!(v["p50_ms"].as_f64() <= v["p99_ms"].as_f64());
+    let (r50, r99) = (v["read_p50_ms"].as_f64(), v["read_p99_ms"].as_f64());
+    assert!(
+        r50.is_some_and(|x| x > 0.0) && r50 <= r99,
+        "{r50:?} {r99:?}"
+    );
     // Bytes per token cover at least the weights of one decode step.
     assert!(
         v["bytes_per_token"].as_u64().unwrap() >= v["weight_bytes_per_token"].as_u64().unwrap()
