@@ -266,10 +266,10 @@ fn bench_attention(c: &mut Criterion) {
                 for r in 0..rows {
                     let n = depth + r + 1;
                     let kv = KvRows::F16 {
-                        keys: &keys,
-                        values: &vals,
+                        keys: &keys[..n * w],
+                        values: &vals[..n * w],
                     };
-                    kv.first(n, w).attend_heads(
+                    kv.attend_heads(
                         &q[r * w..(r + 1) * w],
                         n,
                         heads,

@@ -75,21 +75,6 @@ pub enum KvRows<'a> {
 }
 
 impl KvRows<'_> {
-    /// The first `slots` rows of `width` elements.
-    pub fn first(self, slots: usize, width: usize) -> Self {
-        let n = slots * width;
-        match self {
-            KvRows::F32 { keys, values } => KvRows::F32 {
-                keys: &keys[..n],
-                values: &values[..n],
-            },
-            KvRows::F16 { keys, values } => KvRows::F16 {
-                keys: &keys[..n],
-                values: &values[..n],
-            },
-        }
-    }
-
     /// [`attend_heads`] over these rows.
     #[allow(clippy::too_many_arguments)]
     pub fn attend_heads(

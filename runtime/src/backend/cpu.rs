@@ -14,7 +14,7 @@
 
 use std::ops::Range;
 
-use weft_kernels::cpu::attn::KvRows;
+use weft_kernels::cpu::attn::{KvElem, KvRows, f16};
 use weft_kernels::cpu::attn_block::{
     self, BlockGeom, MAX_QUERIES, Positions, Source, Visibility, block_scratch_len,
 };
@@ -27,8 +27,6 @@ use super::cpu_gemm::Packed;
 use crate::model::Model;
 use crate::program::{Buf, Op, Program, Role, RopeLayout, Rows};
 use crate::state::{KvType, State};
-use half::f16;
-use half::slice::HalfFloatSliceExt;
 
 /// Weight matrices smaller than this run on the calling thread (a dispatch costs ~1-2 µs).
 const PAR_MIN_BYTES: usize = 48 << 10;
@@ -744,15 +742,14 @@ impl CpuBackend {
                             },
                         },
                         KvType::F16 => {
-                            // Rounded as the ring will store them, so the chunk sees exactly
-                            // what decode would.
+                            // Rounded by the ring's own store, so the chunk sees exactly what
+                            // decode would.
                             let (kh, vh) = self.chunk_f16.split_at_mut(self.rows * width);
                             for r in 0..rows {
                                 let (kr, vr) = (k.row(r, n), v.row(r, n));
                                 let dst = r * width..(r + 1) * width;
-                                kh[dst.clone()]
-                                    .convert_from_f32_slice(&ks[kr.start - k0..kr.end - k0]);
-                                vh[dst].convert_from_f32_slice(&vs[vr.start - v0..vr.end - v0]);
+                                f16::store(&mut kh[dst.clone()], &ks[kr.start - k0..kr.end - k0]);
+                                f16::store(&mut vh[dst], &vs[vr.start - v0..vr.end - v0]);
                             }
                             Source {
                                 kv: KvRows::F16 {
