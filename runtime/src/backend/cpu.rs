@@ -417,7 +417,7 @@ impl CpuBackend {
                             super::cpu_gemm::matmul_q8_to(&part, qa, pk, |i, r0, v| {
                                 let yr = y.row(list[i] as usize, n).start - y0 + fr.start + r0;
                                 // SAFETY: threads write disjoint feature ranges of each row.
-                                unsafe { ys.get(yr..yr + v.len()) }.copy_from_slice(v);
+                                super::cpu_gemm::copy_row(unsafe { ys.get(yr..yr + v.len()) }, v);
                             });
                         }
                     });

@@ -29,6 +29,10 @@ const R: usize = 8;
 const LANES: usize = 16;
 /// Elements per quantized block.
 const QK: usize = 32;
+/// Row tiles done together for one token group: their results fill whole cache lines of each
+/// token's output row (one row tile alone writes 32 bytes per token, and over a long prompt
+/// the rows were evicted before the next tile filled the rest of their lines).
+const BLOCK: usize = 8;
 
 /// Quantized activations in the tiles' layout, for groups of 16 tokens. Per group and block:
 /// `xs`: 8 × 64 bytes, vector `j` holding quants `4j..4j+4` of token 0, then token 1, …;
@@ -39,10 +43,10 @@ pub struct Packed {
     xs: Vec<i8>,
     sums: Vec<i32>,
     d: Vec<f32>,
-    /// Per row tile (Q8_0): −128·Σ of each row's block quants, `[nb][R]`.
+    /// Per row tile of a block (Q8_0): −128·Σ of each row's block quants, `[BLOCK][nb][R]`.
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the x86 tiles
     wsum: Vec<i32>,
-    /// Per row tile: each row's block scales as f32, `[nb][R]`.
+    /// Per row tile of a block: each row's block scales as f32, `[BLOCK][nb][R]`.
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the x86 tiles
     wscale: Vec<f32>,
     nb: usize,
@@ -58,8 +62,8 @@ impl Packed {
             xs: vec![0; blocks * LANES * QK],
             sums: vec![0; blocks * LANES],
             d: vec![0.0; blocks * LANES],
-            wsum: vec![0; R * max_cols.div_ceil(QK)],
-            wscale: vec![0.0; R * max_cols.div_ceil(QK)],
+            wsum: vec![0; BLOCK * R * max_cols.div_ceil(QK)],
+            wscale: vec![0.0; BLOCK * R * max_cols.div_ceil(QK)],
             nb: 0,
             groups: 0,
             tokens: 0,
@@ -134,13 +138,21 @@ pub fn matmul_q8(w: &WeightView, qa: &Q8Act, pk: &mut Packed, y: &mut [f32]) {
             "matmul_q8: weight bytes"
         );
         let m = w.rows;
-        matmul_q8_to(w, qa, pk, |ti, r0, v| {
-            y[ti * m + r0..ti * m + r0 + v.len()].copy_from_slice(v)
-        });
+        matmul_q8_to(w, qa, pk, |ti, r0, v| copy_row(&mut y[ti * m + r0..], v));
         return;
     }
     let _ = pk;
     matvec_q8::matmul_q8(w, qa, y);
+}
+
+/// `dst[..v.len()] = v`; a full tile's R values as one fixed-size copy (a length known at
+/// compile time is two vector moves, where `copy_from_slice` of a run-time length calls memmove).
+#[inline(always)]
+pub fn copy_row(dst: &mut [f32], v: &[f32]) {
+    match (<&[f32; R]>::try_from(v), dst.first_chunk_mut::<R>()) {
+        (Ok(v), Some(d)) => *d = *v,
+        _ => dst[..v.len()].copy_from_slice(v),
+    }
 }
 
 /// The tiles of [`matmul_q8`] (only where [`tiled`] holds) with the results handed to `sink`:
@@ -173,7 +185,7 @@ pub fn matmul_q8_to(
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{LANES, Packed, QK, R};
+    use super::{BLOCK, LANES, Packed, QK, R};
     use weft_kernels::GgmlType;
     use weft_kernels::cpu::matvec::WeightView;
 
@@ -190,28 +202,36 @@ mod x86 {
     ) {
         let (m, t) = (w.rows, pk.tokens);
         assert_eq!(pk.nb * QK, w.cols);
-        let mut out = [[0.0f32; LANES]; R];
-        // Row tiles outside, token groups inside: a tile's rows (R × row bytes) stay in L1
-        // while every group passes over them.
-        for r0 in (0..m).step_by(R) {
-            let nr = (m - r0).min(R);
-            if w.ty == GgmlType::Q8_0 {
-                wsums(w, r0, pk.nb, &mut pk.wsum);
+        let mut out = [[0.0f32; R]; LANES];
+        let per_tile = pk.nb * R;
+        // Blocks of row tiles outside, token groups inside: a block's rows (R · BLOCK × row
+        // bytes) stay in L2 while every group passes over them.
+        for b0 in (0..m).step_by(R * BLOCK) {
+            let tiles = (m - b0).div_ceil(R).min(BLOCK);
+            for i in 0..tiles {
+                let (r0, at) = (b0 + i * R, i * per_tile..(i + 1) * per_tile);
+                if w.ty == GgmlType::Q8_0 {
+                    wsums(w, r0, pk.nb, &mut pk.wsum[at.clone()]);
+                }
+                wscales(w, r0, pk.nb, &mut pk.wscale[at]);
             }
-            wscales(w, r0, pk.nb, &mut pk.wscale);
             let pk = &*pk;
             for g in 0..pk.groups {
-                // SAFETY: as this function's contract; `g < groups`.
-                unsafe {
-                    match w.ty {
-                        GgmlType::Q8_0 => tile::<false>(w, r0, pk, g, &mut out),
-                        _ => tile::<true>(w, r0, pk, g, &mut out),
-                    }
-                }
                 let nt = (t - g * LANES).min(LANES);
-                for l in 0..nt {
-                    let v: [f32; R] = std::array::from_fn(|k| out[k][l]);
-                    sink(g * LANES + l, r0, &v[..nr]);
+                for i in 0..tiles {
+                    let (r0, at) = (b0 + i * R, i * per_tile..(i + 1) * per_tile);
+                    let (ws, sc) = (&pk.wsum[at.clone()], &pk.wscale[at]);
+                    // SAFETY: as this function's contract; `g < groups`.
+                    unsafe {
+                        match w.ty {
+                            GgmlType::Q8_0 => tile::<false>(w, r0, pk, ws, sc, g, &mut out),
+                            _ => tile::<true>(w, r0, pk, ws, sc, g, &mut out),
+                        }
+                    }
+                    let nr = (m - r0).min(R);
+                    for (l, v) in out[..nt].iter().enumerate() {
+                        sink(g * LANES + l, r0, &v[..nr]);
+                    }
                 }
             }
         }
@@ -320,19 +340,22 @@ mod x86 {
         v
     }
 
-    /// `out[k][l]` = row `r0 + k` · token `16g + l` (rows past the end repeat the last row).
+    /// `out[l][k]` = row `r0 + k` · token `16g + l` (rows past the end repeat the last row).
     /// Q8_0 (`Q4 == false`): the activations are packed as `x + 128` (u8) and the weight's s8
     /// bytes are the broadcast memory operand of `vpdpbusd`, which sums (x + 128)·w onto
     /// −128·Σw (`wsums`, once per row tile): exactly Σ w·x. Q4_0: the nibbles are `w + 8` as
     /// u8 (register operand) against s8 `x`, onto −8·Σx.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     unsafe fn tile<const Q4: bool>(
         w: &WeightView,
         r0: usize,
         pk: &Packed,
+        wsum: &[i32],
+        wscale: &[f32],
         g: usize,
-        out: &mut [[f32; LANES]; R],
+        out: &mut [[f32; R]; LANES],
     ) {
         let (m, rb, nb) = (w.rows, w.row_bytes(), pk.nb);
         let bb = if Q4 { 18 } else { 34 };
@@ -346,7 +369,6 @@ mod x86 {
         let xs = unsafe { pk.xs.as_ptr().add(gb * LANES * QK) };
         let sums = unsafe { pk.sums.as_ptr().add(gb * LANES) };
         let ds = unsafe { pk.d.as_ptr().add(gb * LANES) };
-        let (wsum, wscale) = (&pk.wsum, &pk.wscale);
         let (zero, m4) = (_mm512_setzero_si512(), _mm512_set1_epi8(0x0f));
         let mut acc = [_mm512_setzero_ps(); R];
         for b in 0..nb {
@@ -394,10 +416,55 @@ mod x86 {
                 }
             }
         }
-        for k in 0..R {
-            // SAFETY: `out[k]` holds exactly 16 floats.
-            unsafe { _mm512_storeu_ps(out[k].as_mut_ptr(), acc[k]) };
+        let per_token = transpose(acc);
+        for (o, v) in out.iter_mut().zip(per_token) {
+            // SAFETY: `o` holds exactly 8 floats.
+            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), v) };
         }
+    }
+
+    /// `a[k]` holds row k's results for 16 tokens; returns each token's 8 row results. In
+    /// registers: the sink then reads whole vectors that were stored whole (a vector built
+    /// from 8 scalar stores stalls its load on store forwarding).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+    fn transpose(a: [__m512; R]) -> [__m256; LANES] {
+        const { assert!(R == 8 && LANES == 16) };
+        // Unpack and shuffle act within 128-bit lanes, so the first two steps are four 4×4
+        // transposes per row quad: afterwards lane j of `q[i]` is rows 0-3 (`q[i + 4]`: rows
+        // 4-7) of token 4j + i.
+        let t: [__m512; 8] = std::array::from_fn(|k| {
+            let (x, y) = (a[k & !1], a[k | 1]);
+            if k % 2 == 0 {
+                _mm512_unpacklo_ps(x, y)
+            } else {
+                _mm512_unpackhi_ps(x, y)
+            }
+        });
+        let q: [__m512; 8] = std::array::from_fn(|i| {
+            let (x, y) = (
+                t[(i / 4) * 4 + (i % 4) / 2],
+                t[(i / 4) * 4 + (i % 4) / 2 + 2],
+            );
+            if i % 2 == 0 {
+                _mm512_shuffle_ps::<0x44>(x, y)
+            } else {
+                _mm512_shuffle_ps::<0xEE>(x, y)
+            }
+        });
+        let mut out = [_mm256_setzero_ps(); LANES];
+        for i in 0..4 {
+            let (lo, hi) = (q[i], q[i + 4]);
+            // [lo.0, lo.2, hi.0, hi.2] → [lo.0, hi.0, lo.2, hi.2]: tokens i and 8 + i.
+            let pair = |v| _mm512_shuffle_f32x4::<0b11_01_10_00>(v, v);
+            let even = pair(_mm512_shuffle_f32x4::<0b10_00_10_00>(lo, hi));
+            let odd = pair(_mm512_shuffle_f32x4::<0b11_01_11_01>(lo, hi));
+            for (j, v) in [even, odd].into_iter().enumerate() {
+                out[4 * j + i] = _mm512_castps512_ps256(v);
+                out[4 * j + i + 8] =
+                    _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)));
+            }
+        }
+        out
     }
 }
 
@@ -430,6 +497,10 @@ mod tests {
                 (17, 128, 40),
                 (9, 64, 16),
                 (3, 32, 33),
+                // Several blocks of row tiles, the last one partial.
+                (64, 32, 16),
+                (70, 64, 20),
+                (137, 96, 35),
             ] {
                 let vals: Vec<f32> = (0..rows * cols).map(|_| rng(&mut s)).collect();
                 let data = quant::quantize(ty, &vals).unwrap();
