@@ -244,13 +244,23 @@ pub struct Mamba2Head<'a> {
     pub t: usize,
 }
 
-/// Mamba-2 prefill: one head over `head.t` tokens, exactly `t` [`ssm_step_mamba2_heads`] steps
-/// of that head (same state bits; on the AVX-512 path with `N % 16 == 0` also the same `y` bits
-/// as the AVX2 step). `state` is the head's `[P, N]`, `y` gets `[t, P]` row-major. `scratch`
-/// needs `t · (N + 1)` floats (dt·B and exp(dt·a) per token).
+/// Tokens per block of the Mamba-2 prefill scan at most (see [`ssm_scan_mamba2_head`]).
+pub const SCAN_BLOCK: usize = 32;
+
+/// Floats of scratch [`ssm_scan_mamba2_head`] needs for `t` tokens of a state with `n` columns:
+/// dt·B/c and c for the tokens of one block.
+pub fn ssm_scan_mamba2_scratch_len(t: usize, n: usize) -> usize {
+    t.min(SCAN_BLOCK) * (n + 1)
+}
+
+/// Mamba-2 prefill: one head over `head.t` tokens, the recurrence of `t`
+/// [`ssm_step_mamba2_heads`] steps of that head. `state` is the head's `[P, N]`, `y` gets
+/// `[t, P]` row-major. `scratch` needs [`ssm_scan_mamba2_scratch_len`] floats.
 ///
-/// The SIMD path keeps one state row in registers across all tokens (the per-token step reads
-/// and writes the whole state once per token).
+/// The AVX-512 path keeps state rows in registers across a block of up to [`SCAN_BLOCK`]
+/// tokens, with the decay factored out of the state inside the block (two FMAs per state
+/// element and token; equal to the steps up to f32 rounding). Other paths run the steps (same
+/// bits).
 pub fn ssm_scan_mamba2_head(
     state: &mut [f32],
     head: Mamba2Head,
@@ -292,7 +302,7 @@ pub fn ssm_scan_mamba2_head_on(
     c.check(t, n, "c");
     assert_eq!(y.len(), t * p, "ssm_scan_mamba2: y length");
     assert!(
-        scratch.len() >= t * (n + 1),
+        scratch.len() >= ssm_scan_mamba2_scratch_len(t, n),
         "ssm_scan_mamba2: scratch length"
     );
     #[cfg(target_arch = "x86_64")]
@@ -522,7 +532,10 @@ mod bench {
         let dt: Vec<f32> = (0..t).map(|_| r.range(0.001, 0.5)).collect();
         let (b, c) = (r.normal_vec(t * n), r.normal_vec(t * n));
         let mut state = vec![0.0; p * n];
-        let (mut scratch, mut y) = (vec![0.0; t * (n + 1)], vec![0.0; t * p]);
+        let (mut scratch, mut y) = (
+            vec![0.0; ssm_scan_mamba2_scratch_len(t, n)],
+            vec![0.0; t * p],
+        );
         let mut best = f64::MAX;
         for _ in 0..50 {
             let s = std::time::Instant::now();

@@ -45,7 +45,7 @@ pub struct CpuBackend {
     /// The same interleaved for the prefill matmul tiles, one per thread (empty when off).
     packed: Vec<Packed>,
     /// Mamba-2 prefill scan scratch, `scan_per_thread` floats per thread: a head's y of every
-    /// row, then dt·B and exp(dt·a) per row.
+    /// row, then the scan kernel's own scratch.
     scan_scratch: Vec<f32>,
     scan_per_thread: usize,
     /// Prefill expert matmuls: the rows routed to one expert, `rows` per thread.
@@ -200,7 +200,8 @@ impl CpuBackend {
                         ..
                     } if p.rows > 1 => {
                         let (hp, ns) = (x.width / heads, b.width / groups);
-                        scan_per_thread = scan_per_thread.max(p.rows * (hp + ns + 1));
+                        scan_per_thread = scan_per_thread
+                            .max(p.rows * hp + ssm::ssm_scan_mamba2_scratch_len(p.rows, ns));
                     }
                     _ => {}
                 }
@@ -583,8 +584,8 @@ impl CpuBackend {
                 let all = [x, dt, b, c].iter().all(|v| v.rows == Rows::All);
                 if rows > 1 && all {
                     // Prefill: each head scans all rows of the run with its state rows held in
-                    // registers (the same states and y as `rows` decode steps), into the
-                    // thread's scratch, then the head's y columns are copied out.
+                    // registers (the states and y of `rows` decode steps up to rounding), into
+                    // the thread's scratch, then the head's y columns are copied out.
                     let per = self.scan_per_thread;
                     let scratch = Shared::new(&mut self.scan_scratch);
                     let (xs, dts, bs, cs) =

@@ -1,32 +1,49 @@
 //! Mamba-2 prefill scan with 512-bit vectors: one or two state rows (N = 16·NV floats) stay in
-//! registers while the tokens of a block pass over it. The state update is the scalar
-//! reference's operations in its order (mul, mul, add: bit-identical states); the C contraction
-//! keeps the AVX2 step's four 8-lane accumulators (as two 16-lane ones) and its reduction order,
-//! so `y` equals the per-token AVX2 step bit for bit.
+//! registers while the tokens of a block pass over it.
+//!
+//! Within a block the decay is factored out of the state (SSD's chunk form, SPEC.md §2.6, done
+//! as a recurrence): with c_k = Π exp(dt·a) over the block's tokens after its first, the
+//! state entering the block decayed by its first token, and u_k = dt_k·x_k·B_k,
+//!
+//!   s_k = c_k · s'_k,   s'_k = s'_(k−1) + u_k / c_k,   y_k = c_k · (s'_k · C_k) + D·x_k,
+//!
+//! so a token costs each state vector two FMAs (update, contraction) where the plain
+//! recurrence spends a multiply by the decay, a multiply, an add and an FMA. The block ends
+//! after TB tokens or before c would drop below e^−LIM, which keeps 1/c far from overflow; its
+//! state is then multiplied by its last c. The result equals the recurrence up to f32 rounding
+//! (`tests/simd_ops.rs` bounds it against an f64 recurrence), not bit for bit.
 
 use std::arch::x86_64::*;
 
 use super::Avx512;
 use crate::cpu::ssm::{Mamba2Head, Strided};
 
-/// Tokens per block: their dt·B and C rows (2 · 32 · N floats) stay in L1 across the rows.
-const TB: usize = 32;
+/// Tokens per block at most: their dt·B/c and C rows (2 · 32 · N floats) stay in L1 across
+/// the rows.
+const TB: usize = crate::cpu::ssm::SCAN_BLOCK;
+/// A block's decay since its first token stays ≥ e^−LIM, so 1/c ≤ e^LIM ≈ 8·10^12.
+const LIM: f32 = 30.0;
 
-/// One head's inputs as the row kernels read them: x and C as given, dt·B and exp(dt·a)
-/// computed once per token, the skip weight `d` and the head dim `p`.
+/// One block's inputs as the row kernels read them.
 #[derive(Clone, Copy)]
-struct Prepared<'a> {
+struct Block<'a> {
     x: Strided<'a>,
-    /// dt·B, `n` floats per token.
-    dtb: &'a [f32],
-    /// exp(dt·a), one per token.
-    da: &'a [f32],
     c: Strided<'a>,
+    /// The block's tokens of the head: `t0..t1`.
+    t0: usize,
+    t1: usize,
+    /// dt·B/c per token of the block, `n` floats each.
+    dtb: &'a [f32],
+    /// c per token of the block.
+    scale: &'a [f32],
+    /// exp(dt·a) of the block's first token: the entering state's decay.
+    first: f32,
     d: f32,
     p: usize,
 }
 
-/// `false` for state sizes without a kernel (N not 16, 32, 64, 128 or 256).
+/// `false` for state sizes without a kernel (N not 16, 32, 64, 128 or 256). `scratch` needs
+/// `min(t, TB) · (N + 1)` floats.
 pub(in crate::cpu::x86) fn ssm_scan_mamba2(
     _: Avx512,
     state: &mut [f32],
@@ -48,123 +65,125 @@ pub(in crate::cpu::x86) fn ssm_scan_mamba2(
     if !matches!(n, 16 | 32 | 64 | 128 | 256) {
         return false;
     }
-    // dt·B and exp(dt·a) per token, as the step computes them.
-    let (dtb, da) = scratch[..t * (n + 1)].split_at_mut(t * n);
-    for i in 0..t {
-        let dti = dt.row(i, 1)[0];
-        for (o, &bv) in dtb[i * n..(i + 1) * n].iter_mut().zip(b.row(i, n)) {
-            *o = dti * bv;
+    let tb = t.min(TB);
+    let (dtb, scale) = scratch[..tb * (n + 1)].split_at_mut(tb * n);
+    let mut t0 = 0;
+    while t0 < t {
+        let first = (dt.row(t0, 1)[0] * a).exp();
+        // log c of the block's tokens; the first's is 0.
+        let (mut log_c, mut t1) = (0.0f32, t0);
+        while t1 < t && t1 - t0 < TB {
+            let dti = dt.row(t1, 1)[0];
+            if t1 > t0 {
+                let next = log_c + dti * a;
+                if next < -LIM {
+                    break;
+                }
+                log_c = next;
+            }
+            let k = t1 - t0;
+            scale[k] = log_c.exp();
+            let f = dti * (-log_c).exp();
+            for (o, &bv) in dtb[k * n..(k + 1) * n].iter_mut().zip(b.row(t1, n)) {
+                *o = f * bv;
+            }
+            t1 += 1;
         }
-        da[i] = (dti * a).exp();
-    }
-    let h = Prepared {
-        x,
-        dtb,
-        da,
-        c,
-        d,
-        p,
-    };
-    // SAFETY: the `Avx512` token proves the features; the caller checked every row of x (p
-    // wide), c (n wide) and the lengths of state (p·n) and y (t·p).
-    unsafe {
-        match n / 16 {
-            1 => scan::<1>(state, h, t, y),
-            2 => scan::<2>(state, h, t, y),
-            4 => scan::<4>(state, h, t, y),
-            8 => scan::<8>(state, h, t, y),
-            _ => scan::<16>(state, h, t, y),
+        let blk = Block {
+            x,
+            c,
+            t0,
+            t1,
+            dtb,
+            scale,
+            first,
+            d,
+            p,
+        };
+        // SAFETY: the `Avx512` token proves the features; the caller checked every row of x
+        // (p wide), c (n wide) and the lengths of state (p·n) and y (t·p); `dtb` and `scale`
+        // hold the block's tokens (at most TB).
+        unsafe {
+            match n / 16 {
+                1 => block::<1>(state, blk, y),
+                2 => block::<2>(state, blk, y),
+                4 => block::<4>(state, blk, y),
+                8 => block::<8>(state, blk, y),
+                _ => block::<16>(state, blk, y),
+            }
         }
+        t0 = t1;
     }
     true
 }
 
-/// The AVX2 step's `((A+B)+(C+D)) + 0` from `a01 = [acc0 | acc1]`, `a23 = [acc2 | acc3]`,
-/// where A..D are the 8-lane accumulators' sums in `hsum4`'s order.
+/// Σ of the 32 lanes of two accumulators.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
 fn reduce(a01: __m512, a23: __m512) -> f32 {
-    // Per 128-bit lane: [e0+e1, e2+e3] of acc0/acc1 and acc2/acc3 (hadd's pairs).
-    let t1 = _mm512_add_ps(
-        _mm512_shuffle_ps::<0x88>(a01, a23),
-        _mm512_shuffle_ps::<0xDD>(a01, a23),
-    );
-    // (e0+e1)+(e2+e3) per 128-bit half of each accumulator.
-    let t2 = _mm512_add_ps(
-        _mm512_shuffle_ps::<0x88>(t1, t1),
-        _mm512_shuffle_ps::<0xDD>(t1, t1),
-    );
-    // Low half + high half: lanes 0, 1 = A, C; lanes 8, 9 = B, D.
-    let t3 = _mm512_add_ps(t2, _mm512_shuffle_f32x4::<0xB1>(t2, t2));
-    // Lanes 0, 1 = A+B, C+D.
-    let t4 = _mm512_add_ps(t3, _mm512_shuffle_f32x4::<0x4E>(t3, t3));
-    let lo = _mm512_castps512_ps128(t4);
-    let s = _mm_cvtss_f32(lo) + _mm_cvtss_f32(_mm_movehdup_ps(lo));
-    // The step's empty tail (N % 8 == 0) is still added.
-    s + 0.0
+    _mm512_reduce_add_ps(_mm512_add_ps(a01, a23))
 }
 
+/// # Safety
+/// AVX-512 present; as [`ssm_scan_mamba2`] checked.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn scan<const NV: usize>(state: &mut [f32], h: Prepared, t: usize, y: &mut [f32]) {
+unsafe fn block<const NV: usize>(state: &mut [f32], h: Block, y: &mut [f32]) {
     let p = h.p;
-    let mut t0 = 0;
-    while t0 < t {
-        let t1 = (t0 + TB).min(t);
-        let mut pi = 0;
-        // Two state rows per pass where they fit in registers: the dt·B and C loads serve both
-        // and the two rows' recurrences overlap.
-        if NV <= 8 {
-            while pi + 2 <= p {
-                // SAFETY: rows pi, pi + 1 < p; as this function's contract.
-                unsafe { rows::<NV, 2>(state, h, pi, t0..t1, y) };
-                pi += 2;
-            }
+    let mut pi = 0;
+    // Two state rows per pass where they fit in registers: the dt·B/c and C loads serve both
+    // and the two rows' chains overlap.
+    if NV <= 8 {
+        while pi + 2 <= p {
+            // SAFETY: rows pi, pi + 1 < p; as this function's contract.
+            unsafe { rows::<NV, 2>(state, h, pi, y) };
+            pi += 2;
         }
-        while pi < p {
-            // SAFETY: row pi < p; as this function's contract.
-            unsafe { rows::<NV, 1>(state, h, pi, t0..t1, y) };
-            pi += 1;
-        }
-        t0 = t1;
+    }
+    while pi < p {
+        // SAFETY: row pi < p; as this function's contract.
+        unsafe { rows::<NV, 1>(state, h, pi, y) };
+        pi += 1;
     }
 }
 
-/// State rows `pi..pi + RW` over tokens `ts`, the rows held in registers.
+/// State rows `pi..pi + RW` over the block's tokens, the rows held in registers.
 ///
 /// # Safety
-/// As [`scan`], with `pi + RW <= p` and `ts.end <= t`.
+/// As [`block`], with `pi + RW <= p`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-#[allow(clippy::needless_range_loop)] // `k` also addresses the dt·B and C vectors
+#[allow(clippy::needless_range_loop)] // `k` also addresses the dt·B/c and C vectors
 unsafe fn rows<const NV: usize, const RW: usize>(
     state: &mut [f32],
-    h: Prepared,
+    h: Block,
     pi: usize,
-    ts: std::ops::Range<usize>,
     y: &mut [f32],
 ) {
-    let Prepared {
+    let Block {
         x,
-        dtb,
-        da,
         c,
+        t0,
+        t1,
+        dtb,
+        scale,
+        first,
         d,
         p,
     } = h;
     let n = NV * 16;
     // SAFETY (pointer arithmetic below): rows pi..pi + RW of the state (n floats each), tokens
-    // in `ts` of dtb/da/x/c/y, all checked by the callers.
+    // t0..t1 of x/c/y and their block offsets in dtb/scale, all checked by the callers.
     unsafe {
         let sp = state.as_mut_ptr().add(pi * n);
+        let vfirst = _mm512_set1_ps(first);
         let mut s: [[__m512; NV]; RW] = std::array::from_fn(|r| {
-            std::array::from_fn(|k| _mm512_loadu_ps(sp.add(r * n + 16 * k)))
+            std::array::from_fn(|k| _mm512_mul_ps(_mm512_loadu_ps(sp.add(r * n + 16 * k)), vfirst))
         });
-        for i in ts {
+        for i in t0..t1 {
             let xr = x.data.as_ptr().add(i * x.stride + pi);
             let xv: [f32; RW] = std::array::from_fn(|r| *xr.add(r));
             let vx = xv.map(|v| _mm512_set1_ps(v));
-            let vda = _mm512_set1_ps(*da.get_unchecked(i));
-            let bp = dtb.as_ptr().add(i * n);
+            let bp = dtb.as_ptr().add((i - t0) * n);
             let cp = c.data.as_ptr().add(i * c.stride);
             let mut a01 = [_mm512_setzero_ps(); RW];
             let mut a23 = [_mm512_setzero_ps(); RW];
@@ -172,7 +191,7 @@ unsafe fn rows<const NV: usize, const RW: usize>(
                 let bv = _mm512_loadu_ps(bp.add(16 * k));
                 let cv = _mm512_loadu_ps(cp.add(16 * k));
                 for r in 0..RW {
-                    let sk = _mm512_add_ps(_mm512_mul_ps(s[r][k], vda), _mm512_mul_ps(bv, vx[r]));
+                    let sk = _mm512_fmadd_ps(bv, vx[r], s[r][k]);
                     s[r][k] = sk;
                     if k % 2 == 0 {
                         a01[r] = _mm512_fmadd_ps(sk, cv, a01[r]);
@@ -181,13 +200,15 @@ unsafe fn rows<const NV: usize, const RW: usize>(
                     }
                 }
             }
+            let sc = *scale.get_unchecked(i - t0);
             for r in 0..RW {
-                *y.get_unchecked_mut(i * p + pi + r) = reduce(a01[r], a23[r]) + d * xv[r];
+                *y.get_unchecked_mut(i * p + pi + r) = sc * reduce(a01[r], a23[r]) + d * xv[r];
             }
         }
+        let last = _mm512_set1_ps(*scale.get_unchecked(t1 - 1 - t0));
         for (r, sr) in s.iter().enumerate() {
             for (k, sk) in sr.iter().enumerate() {
-                _mm512_storeu_ps(sp.add(r * n + 16 * k), *sk);
+                _mm512_storeu_ps(sp.add(r * n + 16 * k), _mm512_mul_ps(*sk, last));
             }
         }
     }
