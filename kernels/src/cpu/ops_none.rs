@@ -12,6 +12,9 @@ pub(crate) fn exp_inplace(_: Path, _: &mut [f32]) -> bool {
 pub(crate) fn silu_inplace(_: Path, _: &mut [f32]) -> bool {
     false
 }
+pub(crate) fn softplus_inplace(_: Path, _: &mut [f32]) -> bool {
+    false
+}
 pub(crate) fn silu_mul(_: Path, _: &[f32], _: &[f32], _: &mut [f32]) -> bool {
     false
 }

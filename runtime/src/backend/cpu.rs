@@ -514,9 +514,13 @@ impl CpuBackend {
             Op::Softplus { x, bias, min } => {
                 let bias = bias.map(|b| m.vector(b));
                 for r in 0..rows {
-                    for (i, v) in out.row(&x, r).iter_mut().enumerate() {
-                        let s = act::softplus(*v + bias.map_or(0.0, |b| b[i]));
-                        *v = min.map_or(s, |lo| s.max(lo));
+                    let v = out.row(&x, r);
+                    if let Some(b) = bias {
+                        v.iter_mut().zip(b).for_each(|(v, b)| *v += b);
+                    }
+                    act::softplus_inplace(v);
+                    if let Some(lo) = min {
+                        v.iter_mut().for_each(|v| *v = v.max(lo));
                     }
                 }
             }

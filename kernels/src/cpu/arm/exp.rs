@@ -33,6 +33,32 @@ pub(super) fn exp4(x: float32x4_t) -> float32x4_t {
     vmulq_f32(vmulq_f32(e, pow2(n1)), pow2(n2))
 }
 
+/// torch's softplus as `x86/avx2/exp.rs`'s `softplus8`.
+#[target_feature(enable = "neon")]
+#[inline]
+pub(super) fn softplus4(x: float32x4_t) -> float32x4_t {
+    let (zero, one) = (vdupq_n_f32(0.0), vdupq_n_f32(1.0));
+    let u = exp4(vnegq_f32(vabsq_f32(x)));
+    let v = vaddq_f32(one, u);
+    let big = vcgtq_f32(v, vdupq_n_f32(std::f32::consts::SQRT_2));
+    let m = vbslq_f32(big, vmulq_n_f32(v, 0.5), v);
+    let f = vsubq_f32(m, one);
+    let sv = vdivq_f32(f, vaddq_f32(vdupq_n_f32(2.0), f));
+    let z = vmulq_f32(sv, sv);
+    let mut poly = vdupq_n_f32(1.0 / 9.0);
+    for c in [1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0, 1.0] {
+        poly = vfmaq_f32(vdupq_n_f32(c), poly, z);
+    }
+    let ln2 = vbslq_f32(big, vdupq_n_f32(std::f32::consts::LN_2), zero);
+    let lg = vfmaq_f32(ln2, vaddq_f32(sv, sv), poly);
+    let vm1 = vsubq_f32(v, one);
+    let exact = vceqq_f32(vm1, zero);
+    let l1p = vbslq_f32(exact, u, vmulq_f32(lg, vdivq_f32(u, vm1)));
+    // FMAX returns NaN for a NaN input: NaN stays NaN.
+    let sp = vaddq_f32(vmaxq_f32(x, zero), l1p);
+    vbslq_f32(vcgtq_f32(x, vdupq_n_f32(20.0)), x, sp)
+}
+
 /// x / (1 + e^(−x)).
 #[target_feature(enable = "neon")]
 #[inline]
@@ -82,6 +108,11 @@ pub(super) fn map_inplace(x: &mut [f32], f: impl Fn(float32x4_t) -> float32x4_t)
 #[target_feature(enable = "neon")]
 pub(super) fn exp_inplace(x: &mut [f32]) {
     map_inplace(x, |v| exp4(v));
+}
+
+#[target_feature(enable = "neon")]
+pub(super) fn softplus_inplace(x: &mut [f32]) {
+    map_inplace(x, |v| softplus4(v));
 }
 
 #[target_feature(enable = "neon")]

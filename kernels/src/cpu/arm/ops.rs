@@ -32,6 +32,7 @@ macro_rules! entries {
 entries! {
     fn exp_inplace(x: &mut [f32]) => exp::exp_inplace;
     fn silu_inplace(x: &mut [f32]) => exp::silu_inplace;
+    fn softplus_inplace(x: &mut [f32]) => exp::softplus_inplace;
     fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) => exp::silu_mul;
     fn gelu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) => exp::gelu_mul;
     fn sum_squares_into(x: &[f32], out: &mut f32) => sum_squares;

@@ -50,6 +50,39 @@ pub(crate) fn exp8(x: __m256) -> __m256 {
     _mm256_mul_ps(_mm256_mul_ps(e, pow2(n1)), pow2(n2))
 }
 
+/// torch's softplus (threshold 20): x above 20, else max(x, 0) + log1p(e^(−|x|)). log1p(u)
+/// for u in (0, 1] is log(v)·u/(v − 1) with v = 1 + u rounded (v − 1 is exact; the factor
+/// restores the bits of u that v lost), and log(v) = e·ln 2 + 2·atanh(f/(2 + f)) with v = 2^e·(1 + f),
+/// 1 + f in [√½, √2): the atanh series to s⁹ (|s| ≤ 0.172, truncation < 2e-9).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn softplus8(x: __m256) -> __m256 {
+    let (zero, one) = (_mm256_setzero_ps(), _mm256_set1_ps(1.0));
+    let a = _mm256_andnot_ps(_mm256_set1_ps(-0.0), x);
+    let u = exp8(_mm256_sub_ps(zero, a));
+    let v = _mm256_add_ps(one, u);
+    // v in [1, 2]: halve it above √2 (exact), so 1 + f is in [√½, √2).
+    let big = _mm256_cmp_ps::<_CMP_GT_OQ>(v, _mm256_set1_ps(std::f32::consts::SQRT_2));
+    let m = _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(0.5)), big);
+    let f = _mm256_sub_ps(m, one);
+    let sv = _mm256_div_ps(f, _mm256_add_ps(_mm256_set1_ps(2.0), f));
+    let z = _mm256_mul_ps(sv, sv);
+    let mut poly = _mm256_set1_ps(1.0 / 9.0);
+    for c in [1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0, 1.0] {
+        poly = _mm256_fmadd_ps(poly, z, _mm256_set1_ps(c));
+    }
+    let ln2 = _mm256_and_ps(big, _mm256_set1_ps(std::f32::consts::LN_2));
+    let lg = _mm256_fmadd_ps(_mm256_add_ps(sv, sv), poly, ln2);
+    // v == 1 (u below half an ulp of 1): log1p(u) = u.
+    let vm1 = _mm256_sub_ps(v, one);
+    let exact = _mm256_cmp_ps::<_CMP_EQ_OQ>(vm1, zero);
+    let l1p = _mm256_blendv_ps(_mm256_mul_ps(lg, _mm256_div_ps(u, vm1)), u, exact);
+    // max returns its second operand when one is NaN: x last, so NaN propagates.
+    let sp = _mm256_add_ps(_mm256_max_ps(zero, x), l1p);
+    // Above 20: x itself.
+    _mm256_blendv_ps(sp, x, _mm256_cmp_ps::<_CMP_GT_OQ>(x, _mm256_set1_ps(20.0)))
+}
+
 /// x / (1 + e^(−x)), as torch computes SiLU.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
@@ -106,6 +139,11 @@ pub(crate) fn map_inplace(x: &mut [f32], f: impl Fn(__m256) -> __m256) {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn exp_inplace(x: &mut [f32]) {
     map_inplace(x, |v| exp8(v));
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn softplus_inplace(x: &mut [f32]) {
+    map_inplace(x, |v| softplus8(v));
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
