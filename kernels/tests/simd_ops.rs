@@ -431,7 +431,7 @@ fn mamba2_scan_matches_the_recurrence() {
 #[test]
 fn mamba1_within_bound() {
     let mut r = Rng::new(4004);
-    for (ni, n) in [(5, 16), (7, 12), (64, 16), (3, 3)] {
+    for (ni, n) in [(5, 16), (7, 12), (64, 16), (3, 3), (37, 16)] {
         let a: Vec<f32> = (0..ni * n).map(|_| -r.range(0.01, 8.0)).collect();
         let (b, c, d) = (r.normal_vec(n), r.normal_vec(n), r.normal_vec(ni));
         let x = r.normal_vec(ni);
@@ -439,9 +439,19 @@ fn mamba1_within_bound() {
         let s0 = r.normal_vec(ni * n);
         let (mut s_ref, mut want) = (s0.clone(), vec![0.0; ni]);
         ssm_step_mamba1_scalar(&mut s_ref, &x, &dt, &a, &b, &c, &d, &mut want);
+        let mut avx2_state = None;
         for path in simd_paths() {
             let (mut s, mut got) = (s0.clone(), vec![0.0; ni]);
             ssm_step_mamba1_on(path, &mut s, &x, &dt, &a, &b, &c, &d, &mut got);
+            // The AVX-512 kernel (N = 16) updates the state with the AVX2 step's operations.
+            match path {
+                Path::Avx2 => avx2_state = Some(s.clone()),
+                Path::Avx512 | Path::Avx512Vbmi => {
+                    let s2 = avx2_state.as_ref().expect("AVX2 runs first");
+                    assert_eq!(bits(&s), bits(s2), "{path} n={n}: state vs AVX2");
+                }
+                _ => {}
+            }
             for i in 0..ni {
                 let mut mag_y = (d[i] * x[i]).abs() as f64;
                 for k in 0..n {

@@ -35,10 +35,6 @@ entries! {
     fn sum_squares_into(x: &[f32], out: &mut f32) => sum_squares_k;
     fn scale(x: &[f32], w: Option<&[f32]>, inv: f32, out: &mut [f32]) => norm::scale;
     fn scale_inplace(x: &mut [f32], w: &[f32], inv: f32) => norm::scale_inplace;
-    fn ssm_mamba1(
-        state: &mut [f32], x: &[f32], dt: &[f32], a: &[f32], b: &[f32], c: &[f32], d: &[f32],
-        y: &mut [f32]
-    ) => ssm::mamba1;
     fn ssm_mamba2(
         state: &mut [f32], x: &[f32], dt: &[f32], a: &[f32], b: &[f32], c: &[f32], d: &[f32],
         dims: Mamba2Dims, heads: Range<usize>, y: &mut [f32]
@@ -51,6 +47,32 @@ entries! {
         q: &[f32], keys: &[f16], values: &[f16], n_slots: usize, heads: usize, kv_heads: usize,
         hd: usize, scale: f32, head_range: Range<usize>, out: &mut [f32]
     ) => attn::attend;
+}
+
+/// Mamba-1 step: the AVX-512 kernel for N = 16 on the AVX-512 paths, else the AVX2 one.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn ssm_mamba1(
+    path: Path,
+    state: &mut [f32],
+    x: &[f32],
+    dt: &[f32],
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    d: &[f32],
+    y: &mut [f32],
+) -> bool {
+    if super::avx512_of(path)
+        .is_some_and(|t| super::avx512::ssm_mamba1(t, state, x, dt, a, b, c, d, y))
+    {
+        return true;
+    }
+    if avx2_of(path).is_none() {
+        return false;
+    }
+    // SAFETY: `avx2_of` made a token: the CPU has AVX2, FMA and F16C.
+    unsafe { ssm::mamba1(state, x, dt, a, b, c, d, y) };
+    true
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]

@@ -4,9 +4,11 @@
 mod matvec;
 mod q8;
 mod ssm;
+mod ssm1;
 mod vbmi;
 
 pub(super) use ssm::ssm_scan_mamba2;
+pub(super) use ssm1::ssm_mamba1;
 
 use super::{Avx512, Avx512Vbmi};
 use crate::cpu::matvec_q8::Q8Row;
