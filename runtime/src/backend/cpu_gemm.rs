@@ -379,10 +379,10 @@ mod x86 {
                 });
                 let dx = _mm512_loadu_ps(ds.add(b * LANES));
                 let q = rows.map(|p| p.add(b * bb + 2));
-                // Two chains per row so that enough independent vpdpbusd are in flight to cover
-                // its latency (the int32 sums are exact in any order).
+                // One chain per row: the tile's 8 rows are 8 independent vpdpbusd chains,
+                // enough to cover its latency (a second chain per row measured no faster). The
+                // int32 sums are exact in any order.
                 let mut isum;
-                let mut isum2 = [zero; R];
                 if Q4 {
                     let s = _mm512_loadu_si512(sums.add(b * LANES).cast());
                     isum = [_mm512_sub_epi32(zero, _mm512_slli_epi32::<3>(s)); R];
@@ -392,21 +392,17 @@ mod x86 {
                             let lo = _mm512_and_si512(v, m4);
                             let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(v), m4);
                             isum[k] = _mm512_dpbusd_epi32(isum[k], lo, x[j]);
-                            isum2[k] = _mm512_dpbusd_epi32(isum2[k], hi, x[j + 4]);
+                            isum[k] = _mm512_dpbusd_epi32(isum[k], hi, x[j + 4]);
                         }
                     }
                 } else {
                     isum =
                         std::array::from_fn(|k| _mm512_set1_epi32(*wsum.get_unchecked(b * R + k)));
-                    for j in (0..8).step_by(2) {
+                    for j in 0..8 {
                         for k in 0..R {
                             isum[k] = dpbusd_bcast(isum[k], x[j], q[k].add(4 * j));
-                            isum2[k] = dpbusd_bcast(isum2[k], x[j + 1], q[k].add(4 * j + 4));
                         }
                     }
-                }
-                for k in 0..R {
-                    isum[k] = _mm512_add_epi32(isum[k], isum2[k]);
                 }
                 for k in 0..R {
                     let dw = _mm512_set1_ps(*wscale.get_unchecked(b * R + k));
