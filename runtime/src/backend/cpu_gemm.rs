@@ -398,9 +398,9 @@ mod x86 {
                 } else {
                     isum =
                         std::array::from_fn(|k| _mm512_set1_epi32(*wsum.get_unchecked(b * R + k)));
-                    for j in 0..8 {
+                    for (j, &xj) in x.iter().enumerate() {
                         for k in 0..R {
-                            isum[k] = dpbusd_bcast(isum[k], x[j], q[k].add(4 * j));
+                            isum[k] = dpbusd_bcast(isum[k], xj, q[k].add(4 * j));
                         }
                     }
                 }
