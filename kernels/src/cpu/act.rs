@@ -110,10 +110,41 @@ pub fn silu_mul_on(path: Path, gate: &[f32], up: &[f32], out: &mut [f32]) {
     }
 }
 
+/// The SIMD exps' constants (x86 AVX2 and AVX-512, NEON: the same values, so every vector
+/// width computes the same bits): ln 2 split in two for the Cody–Waite reduction, and Cephes'
+/// polynomial for (e^r − 1 − r)/r² over |r| ≤ ln2/2, highest power first (only SIMD code reads
+/// them).
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
+pub(crate) const EXP_LN2_HI: f32 = 0.693_359_4;
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
+pub(crate) const EXP_LN2_LO: f32 = -2.121_944_4e-4;
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
+pub(crate) const EXP_POLY: [f32; 6] = [
+    1.987_569_1e-4,
+    1.398_199_9e-3,
+    8.333_452e-3,
+    4.166_579_6e-2,
+    0.166_666_65,
+    0.5,
+];
+
 /// Numerical Recipes' `erfcc` coefficients, highest power first: for a ≥ 0 and t = 1/(1 + a/2),
 /// erfc(a) ≈ t·exp(−a² + P(t)) with P(t) = Σ ERFC[i]·t^(9−i), relative error < 1.2e-7. The
 /// SIMD GELUs use it (the scalar one calls libm's erff).
 #[allow(clippy::excessive_precision)] // the published digits, rounded to f32 by the compiler
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
 pub(crate) const ERFC: [f32; 10] = [
     0.170_872_77,
     -0.822_152_23,

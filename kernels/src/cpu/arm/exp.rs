@@ -4,7 +4,7 @@
 
 use std::arch::aarch64::*;
 
-use crate::cpu::act::ERFC;
+use crate::cpu::act::{ERFC, EXP_LN2_HI, EXP_LN2_LO, EXP_POLY};
 
 #[target_feature(enable = "neon")]
 #[inline]
@@ -12,17 +12,11 @@ pub(super) fn exp4(x: float32x4_t) -> float32x4_t {
     // FMAX/FMIN return NaN when either input is NaN: NaN propagates.
     let x = vminq_f32(vdupq_n_f32(89.0), vmaxq_f32(vdupq_n_f32(-104.0), x));
     let n = vrndnq_f32(vmulq_n_f32(x, std::f32::consts::LOG2_E));
-    let r = vfmsq_f32(x, n, vdupq_n_f32(0.693_359_4));
-    let r = vfmsq_f32(r, n, vdupq_n_f32(-2.121_944_4e-4));
-    let mut p = vdupq_n_f32(1.987_569_1e-4);
-    for c in [
-        1.398_199_9e-3,
-        8.333_452e-3,
-        4.166_579_6e-2,
-        0.166_666_65,
-        0.5,
-    ] {
-        p = vfmaq_f32(vdupq_n_f32(c), p, r);
+    let r = vfmsq_f32(x, n, vdupq_n_f32(EXP_LN2_HI));
+    let r = vfmsq_f32(r, n, vdupq_n_f32(EXP_LN2_LO));
+    let mut p = vdupq_n_f32(EXP_POLY[0]);
+    for c in &EXP_POLY[1..] {
+        p = vfmaq_f32(vdupq_n_f32(*c), p, r);
     }
     let e = vaddq_f32(vfmaq_f32(r, p, vmulq_f32(r, r)), vdupq_n_f32(1.0));
     let ni = vcvtq_s32_f32(n);
