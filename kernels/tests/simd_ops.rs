@@ -6,7 +6,9 @@ mod common;
 use common::{Rng, alloc_count, assert_close, bits, simd_paths};
 use weft_kernels::cpu::act::*;
 use weft_kernels::cpu::attn::{KvElem, attend_heads_on, attend_heads_scalar, f16};
-use weft_kernels::cpu::conv::{conv1d_step_on, conv1d_step_scalar};
+use weft_kernels::cpu::conv::{
+    conv1d_rows_on, conv1d_rows_scratch_len, conv1d_step_on, conv1d_step_scalar,
+};
 use weft_kernels::cpu::dispatch::{Path, selected_path};
 use weft_kernels::cpu::norm::*;
 use weft_kernels::cpu::ssm::*;
@@ -762,5 +764,65 @@ fn no_op_allocates_on_any_path() {
             );
         });
         assert_eq!(n, 0, "{path}: {n} allocations");
+    }
+}
+
+/// Prefill conv over rows == that many conv steps on the same path, bit for bit (outputs and
+/// state): strided input rows, channel counts with and without a vector tail, 1..17 rows (the
+/// first rows read the state's inputs), with and without bias and SiLU, and K = 3 (the steps).
+#[test]
+fn conv_rows_equal_steps_bit_for_bit() {
+    let mut r = Rng::new(4020);
+    let mut paths = simd_paths();
+    paths.push(Path::Scalar);
+    for (c, k) in [(8, 4), (13, 4), (5, 4), (64, 4), (6, 3)] {
+        for rows in [1, 2, 3, 4, 5, 17] {
+            for (with_bias, silu) in [(true, true), (false, false), (true, false)] {
+                let stride = c + 3;
+                let x = r.normal_vec(rows * stride + 2);
+                let w = r.normal_vec(c * k);
+                let bias = with_bias.then(|| r.normal_vec(c));
+                let s0 = r.normal_vec(c * k);
+                for &path in &paths {
+                    let (mut s_ref, mut want) = (s0.clone(), vec![0.0; rows * c]);
+                    for t in 0..rows {
+                        conv1d_step_on(
+                            path,
+                            &mut s_ref,
+                            &x[1 + t * stride..1 + t * stride + c],
+                            &w,
+                            bias.as_deref(),
+                            &mut want[t * c..(t + 1) * c],
+                            silu,
+                        );
+                    }
+                    let mut s = s0.clone();
+                    let mut got = vec![0.0; rows * c];
+                    let mut scratch = vec![0.0; conv1d_rows_scratch_len(c)];
+                    let mut outs: Vec<&mut [f32]> = got.chunks_mut(c).collect();
+                    let mut out = |t: usize| std::mem::take(&mut outs[t]);
+                    let xs = Strided {
+                        data: &x[1..],
+                        stride,
+                    };
+                    conv1d_rows_on(
+                        path,
+                        &mut s,
+                        xs,
+                        c,
+                        rows,
+                        &w,
+                        bias.as_deref(),
+                        silu,
+                        &mut scratch,
+                        &mut out,
+                    );
+                    let case =
+                        format!("{path} c={c} k={k} rows={rows} bias={with_bias} silu={silu}");
+                    assert_eq!(bits(&got), bits(&want), "{case}: out");
+                    assert_eq!(bits(&s), bits(&s_ref), "{case}: state");
+                }
+            }
+        }
     }
 }

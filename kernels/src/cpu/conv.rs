@@ -85,6 +85,98 @@ pub fn conv1d_step_on(
     }
 }
 
+/// Floats of scratch [`conv1d_rows_on`] needs for `c` channels (K = 4: the weights transposed
+/// and the state's last three inputs as rows).
+pub fn conv1d_rows_scratch_len(c: usize) -> usize {
+    7 * c
+}
+
+/// Prefill: the conv step (+ SiLU with `silu`) over `rows` tokens, row `r` of the input being
+/// `x.row(r, c)` and of the output `out(r)` (`c` floats). Exactly `rows` [`conv1d_step_on`]
+/// calls on the same path (same state, same output bits); with K = 4 on a path with a row
+/// kernel, each row reads its four inputs from the input rows themselves (the state's last
+/// three for the first rows) instead of shifting the state once per token, and the state is
+/// written once at the end. `scratch` needs [`conv1d_rows_scratch_len`] floats.
+#[allow(clippy::too_many_arguments)]
+pub fn conv1d_rows_on<'o>(
+    path: Path,
+    state: &mut [f32],
+    x: super::ssm::Strided,
+    c: usize,
+    rows: usize,
+    w: &[f32],
+    bias: Option<&[f32]>,
+    silu: bool,
+    scratch: &mut [f32],
+    out: &mut dyn FnMut(usize) -> &'o mut [f32],
+) {
+    assert!(path.is_supported(), "path {path} not supported by this CPU");
+    assert!(
+        c > 0 && state.len().is_multiple_of(c),
+        "conv1d_rows: state length"
+    );
+    let k = state.len() / c;
+    assert_eq!(w.len(), state.len(), "conv1d_rows: weight length");
+    assert!(
+        rows == 0 || (rows - 1) * x.stride + c <= x.data.len(),
+        "conv1d_rows: x rows out of bounds"
+    );
+    let steps = |state: &mut [f32], out: &mut dyn FnMut(usize) -> &'o mut [f32]| {
+        for r in 0..rows {
+            conv1d_step_on(path, state, x.row(r, c), w, bias, out(r), silu);
+        }
+    };
+    if k != 4 || rows == 0 {
+        return steps(state, out);
+    }
+    assert!(
+        scratch.len() >= conv1d_rows_scratch_len(c),
+        "conv1d_rows: scratch length"
+    );
+    let (wt, hist) = scratch[..7 * c].split_at_mut(4 * c);
+    for ch in 0..c {
+        for j in 0..4 {
+            wt[j * c + ch] = w[4 * ch + j];
+        }
+        for j in 0..3 {
+            hist[j * c + ch] = state[4 * ch + 1 + j];
+        }
+    }
+    let (wt, hist) = (&*wt, &*hist);
+    // Input j of the sequence: x rows from 0, the state's last three before.
+    let input = |j: isize| -> &[f32] {
+        if j >= 0 {
+            x.row(j as usize, c)
+        } else {
+            &hist[(j + 3) as usize * c..(j + 4) as usize * c]
+        }
+    };
+    for r in 0..rows {
+        let ri = r as isize;
+        let taps = [input(ri - 3), input(ri - 2), input(ri - 1), input(ri)];
+        let o = out(r);
+        assert_eq!(o.len(), c, "conv1d_rows: out length");
+        if !ops::conv1d_row_k4(path, taps, wt, w, bias, o, silu) {
+            // No row kernel on this path (known at the first row, before the state changed):
+            // the steps, this row's output included.
+            debug_assert_eq!(r, 0);
+            conv1d_step_on(path, state, x.row(0, c), w, bias, o, silu);
+            for r in 1..rows {
+                conv1d_step_on(path, state, x.row(r, c), w, bias, out(r), silu);
+            }
+            return;
+        }
+    }
+    // The state becomes the last four inputs.
+    let last = rows as isize;
+    for j in 0..4 {
+        let row = input(last - 4 + j as isize);
+        for ch in 0..c {
+            state[4 * ch + j] = row[ch];
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,6 +74,18 @@ pub(crate) fn attend<E>(
 ) -> bool {
     false
 }
+/// No row kernel here: prefill runs the conv step per row.
+pub(crate) fn conv1d_row_k4(
+    _: Path,
+    _: [&[f32]; 4],
+    _: &[f32],
+    _: &[f32],
+    _: Option<&[f32]>,
+    _: &mut [f32],
+    _: bool,
+) -> bool {
+    false
+}
 pub(crate) fn conv1d_step(
     _: Path,
     _: &mut [f32],

@@ -44,8 +44,8 @@ pub struct CpuBackend {
     q8: Vec<Q8Act>,
     /// The same interleaved for the prefill matmul tiles, one per thread (empty when off).
     packed: Vec<Packed>,
-    /// Mamba-2 prefill scan scratch, `scan_per_thread` floats per thread: a head's y of every
-    /// row, then the scan kernel's own scratch.
+    /// Prefill scratch of the Mamba kernels, `scan_per_thread` floats per thread: the Mamba-2
+    /// scan's (a head's y of every row, then the kernel's own) or the conv rows kernel's.
     scan_scratch: Vec<f32>,
     scan_per_thread: usize,
     /// Prefill expert matmuls: the rows routed to one expert, `rows` per thread.
@@ -191,6 +191,10 @@ impl CpuBackend {
                     Op::Attend { head_dim, .. } if p.rows > 1 => {
                         let need = block_scratch_len(*head_dim) + MAX_QUERIES * head_dim;
                         block_per = block_per.max(need);
+                    }
+                    Op::Conv1dSilu { x, .. } if p.rows > 1 => {
+                        scan_per_thread =
+                            scan_per_thread.max(conv::conv1d_rows_scratch_len(x.width));
                     }
                     Op::SsmScan2 {
                         x,
@@ -482,32 +486,46 @@ impl CpuBackend {
             Op::Conv1dSilu { x, y, w, b, state } => {
                 let (w, b) = (m.vector(w), b.map(|b| m.vector(b)));
                 let state = &mut st.recurrent[state.range()];
-                if rows == 1 || threads == 1 {
-                    for r in 0..rows {
-                        conv::conv1d_step_silu(state, ins.row(&x, r), w, b, out.row(&y, r));
-                    }
+                if rows == 1 {
+                    conv::conv1d_step_silu(state, ins.row(&x, 0), w, b, out.row(&y, 0));
                 } else {
-                    // Channels split across threads, every thread walks the rows in order.
+                    // Prefill: channels split across threads, each thread's rows kernel walks
+                    // the rows in order (decode's exact arithmetic).
                     let (c, k) = (x.width, state.len() / x.width);
-                    let (x0, y0) = (x.row(0, n).start, y.row(0, n).start);
+                    let y0 = y.row(0, n).start;
                     let (xs, ys, ss) =
                         (ins.span(&x), Shared::new(out.span(&y)), Shared::new(state));
+                    let per = self.scan_per_thread;
+                    let scratch = Shared::new(&mut self.scan_scratch);
+                    let path = weft_kernels::cpu::dispatch::selected_path();
                     pool.run(&|idx, nt| {
                         let ch = split_range(c, 16, idx, nt);
                         if ch.is_empty() {
                             return;
                         }
-                        // SAFETY: channel ranges of different threads are disjoint.
+                        // SAFETY: channel ranges of different threads are disjoint; one
+                        // scratch range per thread index.
                         let st = unsafe { ss.get(ch.start * k..ch.end * k) };
+                        let sc = unsafe { scratch.get(idx * per..(idx + 1) * per) };
                         let (wc, bc) = (&w[ch.start * k..ch.end * k], b.map(|b| &b[ch.clone()]));
-                        for r in 0..rows {
-                            let xr = x.row(r, n).start - x0;
+                        let xv = view(xs, ch.start, &x);
+                        let mut out_row = |r: usize| {
                             let yr = y.row(r, n).start - y0;
-                            let xr = &xs[xr + ch.start..xr + ch.end];
-                            // SAFETY: as above.
-                            let yr = unsafe { ys.get(yr + ch.start..yr + ch.end) };
-                            conv::conv1d_step_silu(st, xr, wc, bc, yr);
-                        }
+                            // SAFETY: as above (this thread's channels of row r).
+                            unsafe { ys.get(yr + ch.start..yr + ch.end) }
+                        };
+                        conv::conv1d_rows_on(
+                            path,
+                            st,
+                            xv,
+                            ch.len(),
+                            rows,
+                            wc,
+                            bc,
+                            true,
+                            sc,
+                            &mut out_row,
+                        );
                     });
                 }
             }

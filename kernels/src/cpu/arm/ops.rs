@@ -56,6 +56,19 @@ entries! {
     ) => attend_k;
 }
 
+/// No row kernel here: prefill runs the conv step per row.
+pub(crate) fn conv1d_row_k4(
+    _: Path,
+    _: [&[f32]; 4],
+    _: &[f32],
+    _: &[f32],
+    _: Option<&[f32]>,
+    _: &mut [f32],
+    _: bool,
+) -> bool {
+    false
+}
+
 /// Conv step for K = 4 (other K: `false`).
 pub(crate) fn conv1d_step(
     path: Path,

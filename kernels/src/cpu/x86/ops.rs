@@ -80,6 +80,24 @@ fn sum_squares_k(x: &[f32], out: &mut f32) {
     *out = norm::sum_squares(x);
 }
 
+/// One prefill conv row for K = 4 (see `avx2::conv::conv1d_row_k4`).
+pub(crate) fn conv1d_row_k4(
+    path: Path,
+    taps: [&[f32]; 4],
+    wt: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    silu: bool,
+) -> bool {
+    if avx2_of(path).is_none() {
+        return false;
+    }
+    // SAFETY: `avx2_of` made a token: the CPU has AVX2, FMA and F16C.
+    unsafe { conv::conv1d_row_k4(taps, wt, w, bias, out, silu) };
+    true
+}
+
 /// Conv step for K = 4 (other K: `false`).
 pub(crate) fn conv1d_step(
     path: Path,

@@ -69,3 +69,51 @@ pub(crate) fn conv1d_step(
     }
     true
 }
+
+/// One prefill row for K = 4: `taps` are the row's four inputs oldest first (the state a step
+/// would hold after taking this row), `wt` the weights transposed to `[4][C]`, `w` as stored
+/// (`[C][4]`, for the tail). The step's arithmetic exactly: products summed as
+/// (p0 + p1) + (p2 + p3), then the bias, then SiLU (the same vector and scalar ones).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn conv1d_row_k4(
+    taps: [&[f32]; 4],
+    wt: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    silu: bool,
+) {
+    let c = out.len();
+    assert!(taps.iter().all(|t| t.len() >= c) && wt.len() >= 4 * c && w.len() >= 4 * c);
+    assert!(bias.is_none_or(|b| b.len() >= c));
+    let c8 = c / 8 * 8;
+    let mut ch = 0;
+    while ch < c8 {
+        // SAFETY: ch + 8 <= c: 8 floats at ch of every tap row, weight row, bias and out, and
+        // at k·c + ch of `wt` (checked above).
+        unsafe {
+            let p: [__m256; 4] = std::array::from_fn(|k| {
+                _mm256_mul_ps(
+                    _mm256_loadu_ps(taps[k].as_ptr().add(ch)),
+                    _mm256_loadu_ps(wt.as_ptr().add(k * c + ch)),
+                )
+            });
+            let mut o = _mm256_add_ps(_mm256_add_ps(p[0], p[1]), _mm256_add_ps(p[2], p[3]));
+            if let Some(bv) = bias {
+                o = _mm256_add_ps(o, _mm256_loadu_ps(bv.as_ptr().add(ch)));
+            }
+            if silu {
+                o = silu8(o);
+            }
+            _mm256_storeu_ps(out.as_mut_ptr().add(ch), o);
+        }
+        ch += 8;
+    }
+    for ch in c8..c {
+        let wc = &w[4 * ch..4 * ch + 4];
+        let acc = (taps[0][ch] * wc[0] + taps[1][ch] * wc[1])
+            + (taps[2][ch] * wc[2] + taps[3][ch] * wc[3]);
+        let v = acc + bias.map_or(0.0, |b| b[ch]);
+        out[ch] = if silu { crate::cpu::act::silu(v) } else { v };
+    }
+}
