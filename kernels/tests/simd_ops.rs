@@ -768,7 +768,7 @@ fn no_op_allocates_on_any_path() {
 }
 
 /// Prefill conv over rows == that many conv steps on the same path, bit for bit (outputs and
-/// state): strided input rows, channel counts with and without a vector tail, 1..17 rows (the
+/// state): strided input rows, channel counts with and without a vector tail, 0..17 rows (the
 /// first rows read the state's inputs), with and without bias and SiLU, and K = 3 (the steps).
 #[test]
 fn conv_rows_equal_steps_bit_for_bit() {
@@ -776,7 +776,7 @@ fn conv_rows_equal_steps_bit_for_bit() {
     let mut paths = simd_paths();
     paths.push(Path::Scalar);
     for (c, k) in [(8, 4), (13, 4), (5, 4), (64, 4), (6, 3)] {
-        for rows in [1, 2, 3, 4, 5, 17] {
+        for rows in [0, 1, 2, 3, 4, 5, 17] {
             for (with_bias, silu) in [(true, true), (false, false), (true, false)] {
                 let stride = c + 3;
                 let x = r.normal_vec(rows * stride + 2);

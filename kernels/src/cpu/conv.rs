@@ -117,17 +117,14 @@ pub fn conv1d_rows_on<'o>(
     );
     let k = state.len() / c;
     assert_eq!(w.len(), state.len(), "conv1d_rows: weight length");
-    assert!(
-        rows == 0 || (rows - 1) * x.stride + c <= x.data.len(),
-        "conv1d_rows: x rows out of bounds"
-    );
-    let steps = |state: &mut [f32], out: &mut dyn FnMut(usize) -> &'o mut [f32]| {
+    x.check(rows, c, "conv1d_rows: x");
+    // An empty row tells whether the path has a row kernel.
+    let row_kernel = ops::conv1d_row_k4(path, [&[]; 4], &[], &[], None, &mut [], silu);
+    if k != 4 || rows == 0 || !row_kernel {
         for r in 0..rows {
             conv1d_step_on(path, state, x.row(r, c), w, bias, out(r), silu);
         }
-    };
-    if k != 4 || rows == 0 {
-        return steps(state, out);
+        return;
     }
     assert!(
         scratch.len() >= conv1d_rows_scratch_len(c),
@@ -156,16 +153,7 @@ pub fn conv1d_rows_on<'o>(
         let taps = [input(ri - 3), input(ri - 2), input(ri - 1), input(ri)];
         let o = out(r);
         assert_eq!(o.len(), c, "conv1d_rows: out length");
-        if !ops::conv1d_row_k4(path, taps, wt, w, bias, o, silu) {
-            // No row kernel on this path (known at the first row, before the state changed):
-            // the steps, this row's output included.
-            debug_assert_eq!(r, 0);
-            conv1d_step_on(path, state, x.row(0, c), w, bias, o, silu);
-            for r in 1..rows {
-                conv1d_step_on(path, state, x.row(r, c), w, bias, out(r), silu);
-            }
-            return;
-        }
+        assert!(ops::conv1d_row_k4(path, taps, wt, w, bias, o, silu));
     }
     // The state becomes the last four inputs.
     let last = rows as isize;

@@ -222,10 +222,11 @@ impl<'a> Strided<'a> {
         &self.data[t * self.stride..t * self.stride + width]
     }
 
-    fn check(&self, rows: usize, width: usize, what: &str) {
+    /// Panics with "`what` rows out of bounds" unless `rows` rows of `width` fit.
+    pub(crate) fn check(&self, rows: usize, width: usize, what: &str) {
         assert!(
             rows == 0 || (rows - 1) * self.stride + width <= self.data.len(),
-            "ssm_scan_mamba2: {what} rows out of bounds"
+            "{what} rows out of bounds"
         );
     }
 }
@@ -296,10 +297,10 @@ pub fn ssm_scan_mamba2_head_on(
     );
     let n = state.len() / p;
     assert!(n > 0, "ssm_scan_mamba2: empty state");
-    x.check(t, p, "x");
-    dt.check(t, 1, "dt");
-    b.check(t, n, "b");
-    c.check(t, n, "c");
+    x.check(t, p, "ssm_scan_mamba2: x");
+    dt.check(t, 1, "ssm_scan_mamba2: dt");
+    b.check(t, n, "ssm_scan_mamba2: b");
+    c.check(t, n, "ssm_scan_mamba2: c");
     assert_eq!(y.len(), t * p, "ssm_scan_mamba2: y length");
     assert!(
         scratch.len() >= ssm_scan_mamba2_scratch_len(t, n),

@@ -70,6 +70,12 @@ impl Packed {
         }
     }
 
+    /// The `wsum` / `wscale` entries of row tile `slot` of a block.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the x86 tiles
+    fn tile_range(&self, slot: usize) -> std::ops::Range<usize> {
+        slot * self.nb * R..(slot + 1) * self.nb * R
+    }
+
     /// Interleaves the tokens of `qa` (never allocates; panics if they do not fit); with
     /// `flip` the quants are stored XOR 0x80 (`x + 128` as u8).
     pub fn pack(&mut self, qa: &Q8Act, flip: bool) {
@@ -203,13 +209,12 @@ mod x86 {
         let (m, t) = (w.rows, pk.tokens);
         assert_eq!(pk.nb * QK, w.cols);
         let mut out = [[0.0f32; R]; LANES];
-        let per_tile = pk.nb * R;
         // Blocks of row tiles outside, token groups inside: a block's rows (R · BLOCK × row
         // bytes) stay in L2 while every group passes over them.
         for b0 in (0..m).step_by(R * BLOCK) {
             let tiles = (m - b0).div_ceil(R).min(BLOCK);
             for i in 0..tiles {
-                let (r0, at) = (b0 + i * R, i * per_tile..(i + 1) * per_tile);
+                let (r0, at) = (b0 + i * R, pk.tile_range(i));
                 if w.ty == GgmlType::Q8_0 {
                     wsums(w, r0, pk.nb, &mut pk.wsum[at.clone()]);
                 }
@@ -219,13 +224,12 @@ mod x86 {
             for g in 0..pk.groups {
                 let nt = (t - g * LANES).min(LANES);
                 for i in 0..tiles {
-                    let (r0, at) = (b0 + i * R, i * per_tile..(i + 1) * per_tile);
-                    let (ws, sc) = (&pk.wsum[at.clone()], &pk.wscale[at]);
-                    // SAFETY: as this function's contract; `g < groups`.
+                    let r0 = b0 + i * R;
+                    // SAFETY: as this function's contract; `g < groups`, `i < BLOCK`.
                     unsafe {
                         match w.ty {
-                            GgmlType::Q8_0 => tile::<false>(w, r0, pk, ws, sc, g, &mut out),
-                            _ => tile::<true>(w, r0, pk, ws, sc, g, &mut out),
+                            GgmlType::Q8_0 => tile::<false>(w, r0, pk, i, g, &mut out),
+                            _ => tile::<true>(w, r0, pk, i, g, &mut out),
                         }
                     }
                     let nr = (m - r0).min(R);
@@ -340,24 +344,25 @@ mod x86 {
         v
     }
 
-    /// `out[l][k]` = row `r0 + k` · token `16g + l` (rows past the end repeat the last row).
+    /// `out[l][k]` = row `r0 + k` · token `16g + l` (rows past the end repeat the last row); the
+    /// row tile's sums and scales are the block's `slot`.
     /// Q8_0 (`Q4 == false`): the activations are packed as `x + 128` (u8) and the weight's s8
     /// bytes are the broadcast memory operand of `vpdpbusd`, which sums (x + 128)·w onto
     /// −128·Σw (`wsums`, once per row tile): exactly Σ w·x. Q4_0: the nibbles are `w + 8` as
     /// u8 (register operand) against s8 `x`, onto −8·Σx.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
     #[inline]
-    #[allow(clippy::too_many_arguments)]
     unsafe fn tile<const Q4: bool>(
         w: &WeightView,
         r0: usize,
         pk: &Packed,
-        wsum: &[i32],
-        wscale: &[f32],
+        slot: usize,
         g: usize,
         out: &mut [[f32; R]; LANES],
     ) {
         let (m, rb, nb) = (w.rows, w.row_bytes(), pk.nb);
+        let at = pk.tile_range(slot);
+        let (wsum, wscale) = (&pk.wsum[at.clone()], &pk.wscale[at]);
         let bb = if Q4 { 18 } else { 34 };
         let base = w.data.as_ptr();
         // SAFETY: every row index is < m, so each row's `rb` bytes are in bounds.
