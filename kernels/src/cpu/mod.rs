@@ -19,6 +19,8 @@ pub mod moe;
 pub mod norm;
 pub mod rope;
 mod rows;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod scan_blocks;
 pub mod ssm;
 
 #[cfg(target_arch = "aarch64")]

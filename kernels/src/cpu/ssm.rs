@@ -258,10 +258,11 @@ pub fn ssm_scan_mamba2_scratch_len(t: usize, n: usize) -> usize {
 /// [`ssm_step_mamba2_heads`] steps of that head. `state` is the head's `[P, N]`, `y` gets
 /// `[t, P]` row-major. `scratch` needs [`ssm_scan_mamba2_scratch_len`] floats.
 ///
-/// The AVX-512 path keeps state rows in registers across a block of up to [`SCAN_BLOCK`]
-/// tokens, with the decay factored out of the state inside the block (two FMAs per state
-/// element and token; equal to the steps up to f32 rounding). Other paths run the steps (same
-/// bits).
+/// The SIMD paths (AVX-512, AVX2, NEON; N a multiple of 16) keep state rows, or chunks of
+/// them, in registers across a block of up to [`SCAN_BLOCK`] tokens, with the decay factored
+/// out of the state inside the block (two FMAs per state element and token; equal to the
+/// steps up to f32 rounding; the math is in `cpu/scan_blocks.rs`). The scalar path and other
+/// state sizes run the steps (same bits).
 pub fn ssm_scan_mamba2_head(
     state: &mut [f32],
     head: Mamba2Head,
@@ -308,6 +309,10 @@ pub fn ssm_scan_mamba2_head_on(
     );
     #[cfg(target_arch = "x86_64")]
     if super::x86::ssm_scan_mamba2(path, state, head, scratch, y) {
+        return;
+    }
+    #[cfg(target_arch = "aarch64")]
+    if super::arm::ssm_scan_mamba2(path, state, head, scratch, y) {
         return;
     }
     let _ = scratch;

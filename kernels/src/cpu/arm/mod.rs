@@ -9,6 +9,7 @@ mod exp;
 mod matvec;
 pub(super) mod ops;
 mod q8;
+mod scan;
 
 use super::dispatch::Path;
 use super::rows::{Dot4F, Dot4Q};
@@ -74,4 +75,16 @@ pub(crate) fn quantize_q8(path: Path, x: &[f32], qs: &mut [i8], d: &mut [f32]) -
     // SAFETY: NEON is part of the aarch64 baseline.
     unsafe { q8::quantize_q8(x, qs, d) };
     true
+}
+
+/// Mamba-2 prefill scan of one head (see [`crate::cpu::ssm::ssm_scan_mamba2_head`]); `false`
+/// where the path or the state size has no kernel (shapes validated by the caller).
+pub(crate) fn ssm_scan_mamba2(
+    path: Path,
+    state: &mut [f32],
+    head: super::ssm::Mamba2Head,
+    scratch: &mut [f32],
+    y: &mut [f32],
+) -> bool {
+    is_neon(path) && scan::ssm_scan_mamba2(state, head, scratch, y)
 }

@@ -101,6 +101,7 @@ pub(crate) fn ssm_scan_mamba2(
     y: &mut [f32],
 ) -> bool {
     avx512_of(path).is_some_and(|tk| avx512::ssm_scan_mamba2(tk, state, head, scratch, y))
+        || avx2_of(path).is_some_and(|tk| avx2::scan::ssm_scan_mamba2(tk, state, head, scratch, y))
 }
 
 /// Quantize `x` into Q8 blocks with SIMD; `false` if the path has no quantizer.

@@ -8,6 +8,7 @@ pub(super) mod exp;
 mod matvec;
 pub(super) mod norm;
 pub(super) mod q8;
+pub(super) mod scan;
 pub(super) mod ssm;
 
 pub(super) use q8::quantize_q8;

@@ -1,49 +1,15 @@
-//! Mamba-2 prefill scan with 512-bit vectors: one or two state rows (N = 16·NV floats) stay in
-//! registers while the tokens of a block pass over it.
-//!
-//! Within a block the decay is factored out of the state (SSD's chunk form, SPEC.md §2.6, done
-//! as a recurrence): with c_k = Π exp(dt·a) over the block's tokens after its first, the
-//! state entering the block decayed by its first token, and u_k = dt_k·x_k·B_k,
-//!
-//!   s_k = c_k · s'_k,   s'_k = s'_(k−1) + u_k / c_k,   y_k = c_k · (s'_k · C_k) + D·x_k,
-//!
-//! so a token costs each state vector two FMAs (update, contraction) where the plain
-//! recurrence spends a multiply by the decay, a multiply, an add and an FMA. The block ends
-//! after TB tokens or before c would drop below e^−LIM, which keeps 1/c far from overflow; its
-//! state is then multiplied by its last c. The result equals the recurrence up to f32 rounding
-//! (`tests/simd_ops.rs` bounds it against an f64 recurrence), not bit for bit.
+//! Mamba-2 prefill scan with 512-bit vectors, in the factored form of
+//! [`crate::cpu::scan_blocks`]: one or two state rows (N = 16·NV floats) stay in registers
+//! while the tokens of a block pass over it.
 
 use std::arch::x86_64::*;
 
 use super::Avx512;
-use crate::cpu::ssm::{Mamba2Head, Strided};
-
-/// Tokens per block at most: their dt·B/c and C rows (2 · 32 · N floats) stay in L1 across
-/// the rows.
-const TB: usize = crate::cpu::ssm::SCAN_BLOCK;
-/// A block's decay since its first token stays ≥ e^−LIM, so 1/c ≤ e^LIM ≈ 8·10^12.
-const LIM: f32 = 30.0;
-
-/// One block's inputs as the row kernels read them.
-#[derive(Clone, Copy)]
-struct Block<'a> {
-    x: Strided<'a>,
-    c: Strided<'a>,
-    /// The block's tokens of the head: `t0..t1`.
-    t0: usize,
-    t1: usize,
-    /// dt·B/c per token of the block, `n` floats each.
-    dtb: &'a [f32],
-    /// c per token of the block.
-    scale: &'a [f32],
-    /// exp(dt·a) of the block's first token: the entering state's decay.
-    first: f32,
-    d: f32,
-    p: usize,
-}
+use crate::cpu::scan_blocks::{ScanBlock as Block, for_each_block};
+use crate::cpu::ssm::Mamba2Head;
 
 /// `false` for state sizes without a kernel (N not 16, 32, 64, 128 or 256). `scratch` needs
-/// `min(t, TB) · (N + 1)` floats.
+/// `min(t, SCAN_BLOCK) · (N + 1)` floats.
 pub(in crate::cpu::x86) fn ssm_scan_mamba2(
     _: Avx512,
     state: &mut [f32],
@@ -51,58 +17,14 @@ pub(in crate::cpu::x86) fn ssm_scan_mamba2(
     scratch: &mut [f32],
     y: &mut [f32],
 ) -> bool {
-    let Mamba2Head {
-        x,
-        dt,
-        b,
-        c,
-        a,
-        d,
-        p,
-        t,
-    } = head;
-    let n = state.len() / p;
+    let n = state.len() / head.p;
     if !matches!(n, 16 | 32 | 64 | 128 | 256) {
         return false;
     }
-    let tb = t.min(TB);
-    let (dtb, scale) = scratch[..tb * (n + 1)].split_at_mut(tb * n);
-    let mut t0 = 0;
-    while t0 < t {
-        let first = (dt.row(t0, 1)[0] * a).exp();
-        // log c of the block's tokens; the first's is 0.
-        let (mut log_c, mut t1) = (0.0f32, t0);
-        while t1 < t && t1 - t0 < TB {
-            let dti = dt.row(t1, 1)[0];
-            if t1 > t0 {
-                let next = log_c + dti * a;
-                if next < -LIM {
-                    break;
-                }
-                log_c = next;
-            }
-            let k = t1 - t0;
-            scale[k] = log_c.exp();
-            let f = dti * (-log_c).exp();
-            for (o, &bv) in dtb[k * n..(k + 1) * n].iter_mut().zip(b.row(t1, n)) {
-                *o = f * bv;
-            }
-            t1 += 1;
-        }
-        let blk = Block {
-            x,
-            c,
-            t0,
-            t1,
-            dtb,
-            scale,
-            first,
-            d,
-            p,
-        };
+    for_each_block(state, head, scratch, y, |state, blk, y| {
         // SAFETY: the `Avx512` token proves the features; the caller checked every row of x
         // (p wide), c (n wide) and the lengths of state (p·n) and y (t·p); `dtb` and `scale`
-        // hold the block's tokens (at most TB).
+        // hold the block's tokens.
         unsafe {
             match n / 16 {
                 1 => block::<1>(state, blk, y),
@@ -112,8 +34,7 @@ pub(in crate::cpu::x86) fn ssm_scan_mamba2(
                 _ => block::<16>(state, blk, y),
             }
         }
-        t0 = t1;
-    }
+    });
     true
 }
 
