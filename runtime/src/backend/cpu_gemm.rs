@@ -1,5 +1,5 @@
-//! Prefill int8 matmul (x86-64 AVX-512 VNNI): register tiles of R weight rows × 16 tokens with
-//! the tokens in the vector lanes.
+//! Prefill int8 matmul (x86-64: AVX-512 VNNI in `avx512.rs`, AVX2 in `avx2.rs`): register
+//! tiles of R weight rows × 16 tokens with the tokens in the vector lanes.
 //!
 //! The kernels' `matmul_q8` runs their 4-row matvec kernel once per token: every `vpdpbusd`
 //! yields 8 partial block sums that each need a convert, a scale and an add in f32. Here the
@@ -15,6 +15,16 @@
 //! and does not depend on how tokens are split or tiled. (The decode matvec sums in 8 lanes, so
 //! prefill and decode differ by f32 rounding only.) Other CPUs, paths and weight types use the
 //! kernels' `matmul_q8`.
+//!
+//! AVX2 has no `vpdpbusd`: its tiles multiply with `vpmaddubsw` + `vpmaddwd` on 8 tokens at a
+//! time (see `avx2.rs`). On the Zen 4 VM (`WEFT_PATH=avx2`, `tiles_speed`, one core) they run
+//! Q8_0 at 51 GMAC/s and Q4_0 at 85-89, where the per-token kernel ran 32 and 28; the AVX-512
+//! tiles run 144-150 and 124-128.
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 #[cfg(target_arch = "x86_64")]
 use weft_kernels::GgmlType;
@@ -122,32 +132,44 @@ impl Packed {
 /// Whether [`matmul_q8`] takes the tiles (and so needs a filled [`Packed`]) for `w`.
 pub fn tiled(w: &WeightView) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if matches!(selected_path(), Path::Avx512 | Path::Avx512Vbmi)
-        && matches!(w.ty, GgmlType::Q8_0 | GgmlType::Q4_0)
+    return kernel(selected_path(), w.ty).is_some();
+    #[cfg(not(target_arch = "x86_64"))]
     {
-        return true;
+        let _ = w;
+        false
     }
-    let _ = w;
-    false
 }
 
 /// `y` = `[qa.tokens(), w.rows]`, row `ti` = W·x_ti (as [`matvec_q8::matmul_q8_rows_scalar`]).
 /// `pk` is scratch for the interleaved activations.
 pub fn matmul_q8(w: &WeightView, qa: &Q8Act, pk: &mut Packed, y: &mut [f32]) {
+    matmul_q8_on(selected(), w, qa, pk, y);
+}
+
+/// The selected kernel path (on x86-64; a placeholder elsewhere, where no tiles exist).
+fn selected() -> Option<weft_kernels::cpu::dispatch::Path> {
     #[cfg(target_arch = "x86_64")]
-    if tiled(w) {
-        assert_eq!(qa.cols(), w.cols, "matmul_q8: activation width");
+    return Some(selected_path());
+    #[cfg(not(target_arch = "x86_64"))]
+    None
+}
+
+/// [`matmul_q8`] with the tiles of `path` (which must be supported) where it has them.
+fn matmul_q8_on(
+    path: Option<weft_kernels::cpu::dispatch::Path>,
+    w: &WeightView,
+    qa: &Q8Act,
+    pk: &mut Packed,
+    y: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(k) = path.and_then(|p| kernel(p, w.ty)) {
         assert_eq!(y.len(), qa.tokens() * w.rows, "matmul_q8: y length");
-        assert_eq!(
-            w.data.len(),
-            w.rows * w.row_bytes(),
-            "matmul_q8: weight bytes"
-        );
         let m = w.rows;
-        matmul_q8_to(w, qa, pk, |ti, r0, v| copy_row(&mut y[ti * m + r0..], v));
+        run(w, qa, pk, k, |ti, r0, v| copy_row(&mut y[ti * m + r0..], v));
         return;
     }
-    let _ = pk;
+    let _ = (pk, path);
     matvec_q8::matmul_q8(w, qa, y);
 }
 
@@ -169,307 +191,127 @@ pub fn matmul_q8_to(
     pk: &mut Packed,
     sink: impl FnMut(usize, usize, &[f32]),
 ) {
-    assert!(tiled(w), "matmul_q8_to: no tiles for {} here", w.ty);
+    #[cfg(target_arch = "x86_64")]
+    if let Some(k) = kernel(selected_path(), w.ty) {
+        run(w, qa, pk, k, sink);
+        return;
+    }
+    let _ = (qa, pk, sink);
+    panic!("matmul_q8_to: no tiles for {} here", w.ty);
+}
+
+/// Checks the shapes, packs `qa` as `k` expects and runs its tiles.
+#[cfg(target_arch = "x86_64")]
+fn run(
+    w: &WeightView,
+    qa: &Q8Act,
+    pk: &mut Packed,
+    k: Kernel,
+    sink: impl FnMut(usize, usize, &[f32]),
+) {
     assert_eq!(qa.cols(), w.cols, "matmul_q8: activation width");
     assert_eq!(
         w.data.len(),
         w.rows * w.row_bytes(),
         "matmul_q8: weight bytes"
     );
-    #[cfg(target_arch = "x86_64")]
-    {
-        pk.pack(qa, w.ty == GgmlType::Q8_0);
-        // SAFETY: `tiled`: the selected path is AVX-512, which `Path::is_supported` checked (F,
-        // BW, VL, VNNI, AVX2, FMA, F16C); shapes are checked above and `pk` holds `qa`.
-        unsafe { x86::tiles(w, pk, sink) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (pk, sink);
+    pk.pack(qa, k.flip);
+    // SAFETY: `k` comes from `kernel` for a supported path (the selected one, or one a test
+    // checked) and `w.ty`; the shapes are checked above and `pk` now holds `qa` as `k` expects.
+    unsafe { tiles(w, pk, k, sink) };
 }
 
+/// A tile kernel: `out[l][k]` = row `r0 + k` · token `16g + l` (rows past the end repeat the
+/// last row), with the row tile's sums and scales in the block's `slot`.
+///
+/// # Safety
+/// The CPU has the kernel's features; `w` is the kernel's type with
+/// `data.len() == rows · row_bytes`; `pk` holds activations of `w.cols` columns packed as the
+/// kernel expects ([`Kernel::flip`]), `g < pk.groups`, `slot < BLOCK`, prepared for `r0`.
 #[cfg(target_arch = "x86_64")]
-mod x86 {
-    use std::arch::x86_64::*;
+type TileFn = unsafe fn(&WeightView, usize, &Packed, usize, usize, &mut [[f32; R]; LANES]);
 
-    use super::{BLOCK, LANES, Packed, QK, R};
-    use weft_kernels::GgmlType;
-    use weft_kernels::cpu::matvec::WeightView;
+/// A row tile's preparation, once before its token groups: `(w, r0, nb, wsum, wscale)` fills
+/// the slot's sums and scales. Safety as [`TileFn`].
+#[cfg(target_arch = "x86_64")]
+type PrepFn = unsafe fn(&WeightView, usize, usize, &mut [i32], &mut [f32]);
 
-    /// # Safety
-    /// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C present; `w` is Q8_0 or Q4_0 with
-    /// `data.len() == rows · row_bytes`; `pk` packed from activations of `w.cols` columns;
-    /// results go to `sink(token, first row, values of consecutive rows)`.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    #[allow(clippy::needless_range_loop)] // `l` indexes the inner arrays
-    pub(super) unsafe fn tiles(
-        w: &WeightView,
-        pk: &mut Packed,
-        mut sink: impl FnMut(usize, usize, &[f32]),
-    ) {
-        let (m, t) = (w.rows, pk.tokens);
-        assert_eq!(pk.nb * QK, w.cols);
-        let mut out = [[0.0f32; R]; LANES];
-        // Blocks of row tiles outside, token groups inside: a block's rows (R · BLOCK × row
-        // bytes) stay in L2 while every group passes over them.
-        for b0 in (0..m).step_by(R * BLOCK) {
-            let tiles = (m - b0).div_ceil(R).min(BLOCK);
-            for i in 0..tiles {
-                let (r0, at) = (b0 + i * R, pk.tile_range(i));
-                if w.ty == GgmlType::Q8_0 {
-                    wsums(w, r0, pk.nb, &mut pk.wsum[at.clone()]);
-                }
-                wscales(w, r0, pk.nb, &mut pk.wscale[at]);
-            }
-            let pk = &*pk;
-            for g in 0..pk.groups {
-                let nt = (t - g * LANES).min(LANES);
-                for i in 0..tiles {
-                    let r0 = b0 + i * R;
-                    // SAFETY: as this function's contract; `g < groups`, `i < BLOCK`.
-                    unsafe {
-                        match w.ty {
-                            GgmlType::Q8_0 => tile::<false>(w, r0, pk, i, g, &mut out),
-                            _ => tile::<true>(w, r0, pk, i, g, &mut out),
-                        }
-                    }
-                    let nr = (m - r0).min(R);
-                    for (l, v) in out[..nt].iter().enumerate() {
-                        sink(g * LANES + l, r0, &v[..nr]);
-                    }
-                }
-            }
-        }
-    }
+/// The tiles for one weight type on one path.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Kernel {
+    tile: TileFn,
+    prep: PrepFn,
+    /// Pack the activations as `x + 128` (u8).
+    flip: bool,
+}
 
-    /// `wscale[b·R + k]` = the fp16 scale of block b of row `r0 + k` as f32 (exact), converted
-    /// once per row tile instead of once per token group.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    fn wscales(w: &WeightView, r0: usize, nb: usize, wscale: &mut [f32]) {
-        const { assert!(R == 8) };
-        let (rb, bb) = (w.row_bytes(), if w.ty == GgmlType::Q8_0 { 34 } else { 18 });
-        assert_eq!(rb, nb * bb);
-        assert!(wscale.len() >= nb * R);
-        let rows: [&[u8]; R] = std::array::from_fn(|k| {
-            let r = (r0 + k).min(w.rows - 1);
-            &w.data[r * rb..(r + 1) * rb]
-        });
-        for b in 0..nb {
-            let h: [i16; R] =
-                std::array::from_fn(|k| i16::from_le_bytes([rows[k][b * bb], rows[k][b * bb + 1]]));
-            let v = _mm256_cvtph_ps(_mm_setr_epi16(
-                h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7],
-            ));
-            // SAFETY: 8 floats at b·8 of `wscale` (checked above).
-            unsafe { _mm256_storeu_ps(wscale.as_mut_ptr().add(b * R), v) };
+/// The tiles for `ty` on `path`, if any (the path must be supported: the kernels need its
+/// features).
+#[cfg(target_arch = "x86_64")]
+fn kernel(path: Path, ty: GgmlType) -> Option<Kernel> {
+    let k = |tile, prep, flip| Some(Kernel { tile, prep, flip });
+    match (path, ty) {
+        (Path::Avx512 | Path::Avx512Vbmi, GgmlType::Q8_0) => {
+            k(avx512::tile_q8, avx512::prep_q8, true)
         }
-    }
-
-    /// `wsum[b·8 + k]` = −128·Σ quants of block b of row `r0 + k` (Q8_0; rows past the end
-    /// repeat the last row). The 8 rows of a block are summed together: a `vpdpbusd` with
-    /// ones per row, then `hadd` trees that end with the 8 sums in one vector (no per-block
-    /// horizontal reduction, whose latency chain cost as much as the tile itself).
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    fn wsums(w: &WeightView, r0: usize, nb: usize, wsum: &mut [i32]) {
-        const { assert!(R == 8) };
-        let rb = w.row_bytes();
-        assert_eq!(rb, nb * 34);
-        assert!(wsum.len() >= nb * R);
-        let base = w.data.as_ptr();
-        // SAFETY: every row index is < rows, so each row's `rb` bytes are in bounds.
-        let rows: [*const u8; R] =
-            std::array::from_fn(|k| unsafe { base.add((r0 + k).min(w.rows - 1) * rb) });
-        let (zero, ones) = (_mm256_setzero_si256(), _mm256_set1_epi8(1));
-        for b in 0..nb {
-            // SAFETY: block b < nb of each row (34 bytes, quants from byte 2) is in bounds, and
-            // 8 i32 at b·8 of `wsum` (checked above).
-            unsafe {
-                let v: [__m256i; R] = std::array::from_fn(|k| {
-                    let q = _mm256_loadu_si256(rows[k].add(b * 34 + 2).cast());
-                    _mm256_dpbusd_epi32(zero, ones, q)
-                });
-                let h = [0, 2, 4, 6].map(|k| _mm256_hadd_epi32(v[k], v[k + 1]));
-                let lo = _mm256_hadd_epi32(h[0], h[1]); // rows 0-3: low half | high half
-                let hi = _mm256_hadd_epi32(h[2], h[3]); // rows 4-7
-                let s = _mm256_add_epi32(
-                    _mm256_permute2x128_si256::<0x20>(lo, hi),
-                    _mm256_permute2x128_si256::<0x31>(lo, hi),
-                );
-                let s = _mm256_sub_epi32(zero, _mm256_slli_epi32::<7>(s));
-                _mm256_storeu_si256(wsum.as_mut_ptr().add(b * R).cast(), s);
-            }
-        }
-    }
-
-    /// `acc + Σ_4 x·w` per 32-bit lane with the weight's 4 bytes at `p` broadcast from memory
-    /// (u8 `x`, s8 `w`): one `vpdpbusd` with a `{1to16}` operand.
-    ///
-    /// # Safety
-    /// 4 readable bytes at `p`.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    #[inline]
-    unsafe fn dpbusd_bcast(acc: __m512i, x: __m512i, p: *const u8) -> __m512i {
-        let mut acc = acc;
-        // SAFETY: reads 4 bytes at `p` (the caller's contract); AVX-512 VNNI is enabled.
-        unsafe {
-            std::arch::asm!(
-                "vpdpbusd {acc}, {x}, dword ptr [{p}]{{1to16}}",
-                acc = inout(zmm_reg) acc,
-                x = in(zmm_reg) x,
-                p = in(reg) p,
-                options(pure, readonly, nostack, preserves_flags)
-            );
-        }
-        acc
-    }
-
-    /// The 4 bytes at `p` in every 32-bit lane, as one broadcasting load. (Written as `asm!`:
-    /// from `_mm512_set1_epi32` LLVM moves the XOR that follows onto the narrow value and
-    /// broadcasts from a register, a shuffle that limits the tiles' throughput.)
-    ///
-    /// # Safety
-    /// 4 readable bytes at `p`.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    #[inline]
-    unsafe fn bcast4(p: *const u8) -> __m512i {
-        let v: __m512i;
-        // SAFETY: reads 4 bytes at `p` (the caller's contract); AVX-512F is enabled.
-        unsafe {
-            std::arch::asm!(
-                "vpbroadcastd {v}, dword ptr [{p}]",
-                v = out(zmm_reg) v,
-                p = in(reg) p,
-                options(pure, readonly, nostack, preserves_flags)
-            );
-        }
-        v
-    }
-
-    /// `out[l][k]` = row `r0 + k` · token `16g + l` (rows past the end repeat the last row); the
-    /// row tile's sums and scales are the block's `slot`.
-    /// Q8_0 (`Q4 == false`): the activations are packed as `x + 128` (u8) and the weight's s8
-    /// bytes are the broadcast memory operand of `vpdpbusd`, which sums (x + 128)·w onto
-    /// −128·Σw (`wsums`, once per row tile): exactly Σ w·x. Q4_0: the nibbles are `w + 8` as
-    /// u8 (register operand) against s8 `x`, onto −8·Σx.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    #[inline]
-    unsafe fn tile<const Q4: bool>(
-        w: &WeightView,
-        r0: usize,
-        pk: &Packed,
-        slot: usize,
-        g: usize,
-        out: &mut [[f32; R]; LANES],
-    ) {
-        let (m, rb, nb) = (w.rows, w.row_bytes(), pk.nb);
-        let at = pk.tile_range(slot);
-        let (wsum, wscale) = (&pk.wsum[at.clone()], &pk.wscale[at]);
-        let bb = if Q4 { 18 } else { 34 };
-        let base = w.data.as_ptr();
-        // SAFETY: every row index is < m, so each row's `rb` bytes are in bounds.
-        let rows: [*const u8; R] =
-            std::array::from_fn(|k| unsafe { base.add((r0 + k).min(m - 1) * rb) });
-        let gb = g * nb;
-        // SAFETY (all loads below): block b < nb of group g < groups is inside the packed
-        // buffers (`pack` checked the capacity), and of every row (nb · bb == rb).
-        let xs = unsafe { pk.xs.as_ptr().add(gb * LANES * QK) };
-        let sums = unsafe { pk.sums.as_ptr().add(gb * LANES) };
-        let ds = unsafe { pk.d.as_ptr().add(gb * LANES) };
-        let (zero, m4) = (_mm512_setzero_si512(), _mm512_set1_epi8(0x0f));
-        let mut acc = [_mm512_setzero_ps(); R];
-        for b in 0..nb {
-            // SAFETY: see above.
-            unsafe {
-                let x: [__m512i; 8] = std::array::from_fn(|j| {
-                    _mm512_loadu_si512(xs.add((b * 8 + j) * LANES * 4).cast())
-                });
-                let dx = _mm512_loadu_ps(ds.add(b * LANES));
-                let q = rows.map(|p| p.add(b * bb + 2));
-                // One chain per row: the tile's 8 rows are 8 independent vpdpbusd chains,
-                // enough to cover its latency (a second chain per row measured no faster). The
-                // int32 sums are exact in any order.
-                let mut isum;
-                if Q4 {
-                    let s = _mm512_loadu_si512(sums.add(b * LANES).cast());
-                    isum = [_mm512_sub_epi32(zero, _mm512_slli_epi32::<3>(s)); R];
-                    for j in 0..4 {
-                        for k in 0..R {
-                            let v = bcast4(q[k].add(4 * j));
-                            let lo = _mm512_and_si512(v, m4);
-                            let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(v), m4);
-                            isum[k] = _mm512_dpbusd_epi32(isum[k], lo, x[j]);
-                            isum[k] = _mm512_dpbusd_epi32(isum[k], hi, x[j + 4]);
-                        }
-                    }
-                } else {
-                    isum =
-                        std::array::from_fn(|k| _mm512_set1_epi32(*wsum.get_unchecked(b * R + k)));
-                    for (j, &xj) in x.iter().enumerate() {
-                        for k in 0..R {
-                            isum[k] = dpbusd_bcast(isum[k], xj, q[k].add(4 * j));
-                        }
-                    }
-                }
-                for k in 0..R {
-                    let dw = _mm512_set1_ps(*wscale.get_unchecked(b * R + k));
-                    // The reference's order: (d_w·d_x)·sum, then the add.
-                    let p = _mm512_mul_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(isum[k]));
-                    acc[k] = _mm512_add_ps(acc[k], p);
-                }
-            }
-        }
-        let per_token = transpose(acc);
-        for (o, v) in out.iter_mut().zip(per_token) {
-            // SAFETY: `o` holds exactly 8 floats.
-            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), v) };
-        }
-    }
-
-    /// `a[k]` holds row k's results for 16 tokens; returns each token's 8 row results. In
-    /// registers: the sink then reads whole vectors that were stored whole (a vector built
-    /// from 8 scalar stores stalls its load on store forwarding).
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    fn transpose(a: [__m512; R]) -> [__m256; LANES] {
-        const { assert!(R == 8 && LANES == 16) };
-        // Unpack and shuffle act within 128-bit lanes, so the first two steps are four 4×4
-        // transposes per row quad: afterwards lane j of `q[i]` is rows 0-3 (`q[i + 4]`: rows
-        // 4-7) of token 4j + i.
-        let t: [__m512; 8] = std::array::from_fn(|k| {
-            let (x, y) = (a[k & !1], a[k | 1]);
-            if k % 2 == 0 {
-                _mm512_unpacklo_ps(x, y)
-            } else {
-                _mm512_unpackhi_ps(x, y)
-            }
-        });
-        let q: [__m512; 8] = std::array::from_fn(|i| {
-            let (x, y) = (
-                t[(i / 4) * 4 + (i % 4) / 2],
-                t[(i / 4) * 4 + (i % 4) / 2 + 2],
-            );
-            if i % 2 == 0 {
-                _mm512_shuffle_ps::<0x44>(x, y)
-            } else {
-                _mm512_shuffle_ps::<0xEE>(x, y)
-            }
-        });
-        let mut out = [_mm256_setzero_ps(); LANES];
-        for i in 0..4 {
-            let (lo, hi) = (q[i], q[i + 4]);
-            // [lo.0, lo.2, hi.0, hi.2] → [lo.0, hi.0, lo.2, hi.2]: tokens i and 8 + i.
-            let pair = |v| _mm512_shuffle_f32x4::<0b11_01_10_00>(v, v);
-            let even = pair(_mm512_shuffle_f32x4::<0b10_00_10_00>(lo, hi));
-            let odd = pair(_mm512_shuffle_f32x4::<0b11_01_11_01>(lo, hi));
-            for (j, v) in [even, odd].into_iter().enumerate() {
-                out[4 * j + i] = _mm512_castps512_ps256(v);
-                out[4 * j + i + 8] =
-                    _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)));
-            }
-        }
-        out
+        (Path::Avx512 | Path::Avx512Vbmi, GgmlType::Q4_0) => k(avx512::tile_q4, avx2::prep, false),
+        (Path::Avx2, GgmlType::Q8_0) => k(avx2::tile_q8, avx2::prep, false),
+        (Path::Avx2, GgmlType::Q4_0) => k(avx2::tile_q4, avx2::prep, false),
+        _ => None,
     }
 }
 
-#[cfg(test)]
+/// Runs the tiles of `k` over `w` and the packed activations.
+///
+/// # Safety
+/// As [`TileFn`] for every row tile of `w`; `pk` packed from activations of `w.cols` columns
+/// as `k` expects.
+#[cfg(target_arch = "x86_64")]
+unsafe fn tiles(
+    w: &WeightView,
+    pk: &mut Packed,
+    k: Kernel,
+    mut sink: impl FnMut(usize, usize, &[f32]),
+) {
+    let (m, t) = (w.rows, pk.tokens);
+    assert_eq!(pk.nb * QK, w.cols);
+    let mut out = [[0.0f32; R]; LANES];
+    // Blocks of row tiles outside, token groups inside: a block's rows (R · BLOCK × row
+    // bytes) stay in L2 while every group passes over them.
+    for b0 in (0..m).step_by(R * BLOCK) {
+        let tiles = (m - b0).div_ceil(R).min(BLOCK);
+        for i in 0..tiles {
+            let at = pk.tile_range(i);
+            // SAFETY: the caller's contract; `at` is the slot's range.
+            unsafe {
+                (k.prep)(
+                    w,
+                    b0 + i * R,
+                    pk.nb,
+                    &mut pk.wsum[at.clone()],
+                    &mut pk.wscale[at],
+                );
+            }
+        }
+        let pk = &*pk;
+        for g in 0..pk.groups {
+            let nt = (t - g * LANES).min(LANES);
+            for i in 0..tiles {
+                let r0 = b0 + i * R;
+                // SAFETY: the caller's contract; `g < groups`, `i < BLOCK`, slot i prepared
+                // for r0 above.
+                unsafe { (k.tile)(w, r0, pk, i, g, &mut out) };
+                let nr = (m - r0).min(R);
+                for (l, v) in out[..nt].iter().enumerate() {
+                    sink(g * LANES + l, r0, &v[..nr]);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
     use weft_kernels::GgmlType;
@@ -482,8 +324,17 @@ mod tests {
         (*seed % 20001) as f32 / 10000.0 - 1.0
     }
 
-    /// Bit for bit the scalar reference, for row counts around the tile height and token
-    /// counts around the 16 lanes; the packed buffer is reused (stale lanes must not leak).
+    /// The paths with tiles this CPU runs (AVX-512 and AVX2 on a recent x86-64).
+    fn tile_paths() -> Vec<Path> {
+        Path::ALL
+            .into_iter()
+            .filter(|p| p.is_supported() && kernel(*p, GgmlType::Q8_0).is_some())
+            .collect()
+    }
+
+    /// Bit for bit the scalar reference on every path with tiles, for row counts around the
+    /// tile height and token counts around the 16 lanes; the packed buffer is reused across
+    /// paths and shapes (stale lanes must not leak).
     #[test]
     fn tiles_equal_the_scalar_reference() {
         let mut s = 0x1234_5678_9abc_def1u64;
@@ -509,13 +360,16 @@ mod tests {
                 let x: Vec<f32> = (0..t * cols).map(|_| rng(&mut s) * 3.0).collect();
                 let mut qa = Q8Act::new(cols, t);
                 qa.quantize(&x, cols);
-                let (mut a, mut b) = (vec![0.0; t * rows], vec![0.0; t * rows]);
-                matmul_q8(&w, &qa, &mut pk, &mut a);
+                let mut b = vec![0.0; t * rows];
                 matvec_q8::matmul_q8_rows_scalar(&w, &qa, &mut b, 0..rows);
-                assert!(
-                    a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()),
-                    "{ty} {rows}x{cols} t={t}: {a:?} vs {b:?}"
-                );
+                for path in tile_paths() {
+                    let mut a = vec![0.0; t * rows];
+                    matmul_q8_on(Some(path), &w, &qa, &mut pk, &mut a);
+                    assert!(
+                        a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()),
+                        "{path} {ty} {rows}x{cols} t={t}: {a:?} vs {b:?}"
+                    );
+                }
             }
         }
     }
