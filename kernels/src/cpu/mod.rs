@@ -13,6 +13,7 @@ pub mod attn_block;
 pub mod conv;
 pub mod dispatch;
 pub mod dot;
+pub mod gemm;
 pub mod matvec;
 pub mod matvec_q8;
 pub mod moe;

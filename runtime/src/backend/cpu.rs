@@ -23,10 +23,10 @@ use weft_kernels::cpu::matvec_q8::{self, Q8Act};
 use weft_kernels::cpu::{act, conv, matvec, moe, norm, rope, ssm};
 use weft_kernels::pool::{ThreadPool, physical_cores, split_range};
 
-use super::cpu_gemm::Packed;
 use crate::model::Model;
 use crate::program::{Buf, Op, Program, Role, RopeLayout, Rows};
 use crate::state::{KvType, State};
+use weft_kernels::cpu::gemm::{self, Packed};
 
 /// Weight matrices smaller than this run on the calling thread (a dispatch costs ~1-2 µs).
 const PAR_MIN_BYTES: usize = 48 << 10;
@@ -340,7 +340,7 @@ impl CpuBackend {
                             match q8s {
                                 Some((qa, pk)) => {
                                     qa.quantize(xt, w.cols);
-                                    super::cpu_gemm::matmul_q8(&w, qa, pk, yt);
+                                    gemm::matmul_q8(&w, qa, pk, yt);
                                 }
                                 None => matvec::matmul(&w, xt, tr.len(), yt),
                             }
@@ -380,7 +380,7 @@ impl CpuBackend {
                     let wm = m.matrix(w, expert_of(0));
                     matvec_par(pool, q8, &wm, ins.row(&x, 0), out.row(&y, 0));
                 } else if !q8_off(q8, &m.matrix(w, 0))
-                    && super::cpu_gemm::tiled(&m.matrix(w, 0))
+                    && gemm::tiled(&m.matrix(w, 0))
                     && !self.expert_rows.is_empty()
                 {
                     // Prefill with int8 tiles: expert by expert, the rows routed to it go
@@ -419,10 +419,10 @@ impl CpuBackend {
                                 rows: fr.len(),
                                 ..wm
                             };
-                            super::cpu_gemm::matmul_q8_to(&part, qa, pk, |i, r0, v| {
+                            gemm::matmul_q8_to(&part, qa, pk, |i, r0, v| {
                                 let yr = y.row(list[i] as usize, n).start - y0 + fr.start + r0;
                                 // SAFETY: threads write disjoint feature ranges of each row.
-                                super::cpu_gemm::copy_row(unsafe { ys.get(yr..yr + v.len()) }, v);
+                                gemm::copy_row(unsafe { ys.get(yr..yr + v.len()) }, v);
                             });
                         }
                     });

@@ -2,7 +2,6 @@
 //! backend slot in behind the same Program.
 
 pub mod cpu;
-pub mod cpu_gemm;
 pub mod cpu_traffic;
 pub mod gpu;
 

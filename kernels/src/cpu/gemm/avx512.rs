@@ -4,7 +4,7 @@
 use std::arch::x86_64::*;
 
 use super::{LANES, Packed, QK, R};
-use weft_kernels::cpu::matvec::WeightView;
+use crate::cpu::matvec::WeightView;
 
 /// `wsum[b·8 + k]` = −128·Σ quants of block b of row `r0 + k` (Q8_0; rows past the end
 /// repeat the last row). The 8 rows of a block are summed together: a `vpdpbusd` with

@@ -1,5 +1,5 @@
-//! Prefill int8 matmul (x86-64: AVX-512 VNNI in `avx512.rs`, AVX2 in `avx2.rs`): register
-//! tiles of R weight rows × 16 tokens with the tokens in the vector lanes.
+//! Prefill int8 matmul (AVX-512 VNNI in `avx512.rs`, AVX2 in `avx2.rs`, NEON dotprod in
+//! `neon.rs`): register tiles of R weight rows × 16 tokens with the tokens in the vector lanes.
 //!
 //! The kernels' `matmul_q8` runs their 4-row matvec kernel once per token: every `vpdpbusd`
 //! yields 8 partial block sums that each need a convert, a scale and an add in f32. Here the
@@ -25,13 +25,15 @@
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 
-#[cfg(target_arch = "x86_64")]
-use weft_kernels::GgmlType;
-#[cfg(target_arch = "x86_64")]
-use weft_kernels::cpu::dispatch::{Path, selected_path};
-use weft_kernels::cpu::matvec::WeightView;
-use weft_kernels::cpu::matvec_q8::{self, Q8Act};
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+use crate::GgmlType;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+use crate::cpu::dispatch::{Path, selected_path};
+use crate::cpu::matvec::WeightView;
+use crate::cpu::matvec_q8::{self, Q8Act};
 
 /// Weight rows per tile.
 const R: usize = 8;
@@ -54,10 +56,16 @@ pub struct Packed {
     sums: Vec<i32>,
     d: Vec<f32>,
     /// Per row tile of a block (Q8_0): −128·Σ of each row's block quants, `[BLOCK][nb][R]`.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the x86 tiles
+    #[cfg_attr(
+        not(any(target_arch = "x86_64", target_arch = "aarch64")),
+        allow(dead_code)
+    )] // read by the tiles
     wsum: Vec<i32>,
     /// Per row tile of a block: each row's block scales as f32, `[BLOCK][nb][R]`.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the x86 tiles
+    #[cfg_attr(
+        not(any(target_arch = "x86_64", target_arch = "aarch64")),
+        allow(dead_code)
+    )] // read by the tiles
     wscale: Vec<f32>,
     nb: usize,
     groups: usize,
@@ -81,7 +89,10 @@ impl Packed {
     }
 
     /// The `wsum` / `wscale` entries of row tile `slot` of a block.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the x86 tiles
+    #[cfg_attr(
+        not(any(target_arch = "x86_64", target_arch = "aarch64")),
+        allow(dead_code)
+    )] // read by the tiles
     fn tile_range(&self, slot: usize) -> std::ops::Range<usize> {
         slot * self.nb * R..(slot + 1) * self.nb * R
     }
@@ -131,9 +142,9 @@ impl Packed {
 
 /// Whether [`matmul_q8`] takes the tiles (and so needs a filled [`Packed`]) for `w`.
 pub fn tiled(w: &WeightView) -> bool {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     return kernel(selected_path(), w.ty).is_some();
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     {
         let _ = w;
         false
@@ -146,23 +157,23 @@ pub fn matmul_q8(w: &WeightView, qa: &Q8Act, pk: &mut Packed, y: &mut [f32]) {
     matmul_q8_on(selected(), w, qa, pk, y);
 }
 
-/// The selected kernel path (on x86-64; a placeholder elsewhere, where no tiles exist).
-fn selected() -> Option<weft_kernels::cpu::dispatch::Path> {
-    #[cfg(target_arch = "x86_64")]
+/// The selected kernel path (a placeholder where no tiles exist).
+fn selected() -> Option<crate::cpu::dispatch::Path> {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     return Some(selected_path());
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     None
 }
 
 /// [`matmul_q8`] with the tiles of `path` (which must be supported) where it has them.
 fn matmul_q8_on(
-    path: Option<weft_kernels::cpu::dispatch::Path>,
+    path: Option<crate::cpu::dispatch::Path>,
     w: &WeightView,
     qa: &Q8Act,
     pk: &mut Packed,
     y: &mut [f32],
 ) {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     if let Some(k) = path.and_then(|p| kernel(p, w.ty)) {
         assert_eq!(y.len(), qa.tokens() * w.rows, "matmul_q8: y length");
         let m = w.rows;
@@ -191,7 +202,7 @@ pub fn matmul_q8_to(
     pk: &mut Packed,
     sink: impl FnMut(usize, usize, &[f32]),
 ) {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     if let Some(k) = kernel(selected_path(), w.ty) {
         run(w, qa, pk, k, sink);
         return;
@@ -201,7 +212,7 @@ pub fn matmul_q8_to(
 }
 
 /// Checks the shapes, packs `qa` as `k` expects and runs its tiles.
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 fn run(
     w: &WeightView,
     qa: &Q8Act,
@@ -228,16 +239,16 @@ fn run(
 /// The CPU has the kernel's features; `w` is the kernel's type with
 /// `data.len() == rows · row_bytes`; `pk` holds activations of `w.cols` columns packed as the
 /// kernel expects ([`Kernel::flip`]), `g < pk.groups`, `slot < BLOCK`, prepared for `r0`.
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 type TileFn = unsafe fn(&WeightView, usize, &Packed, usize, usize, &mut [[f32; R]; LANES]);
 
 /// A row tile's preparation, once before its token groups: `(w, r0, nb, wsum, wscale)` fills
 /// the slot's sums and scales. Safety as [`TileFn`].
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 type PrepFn = unsafe fn(&WeightView, usize, usize, &mut [i32], &mut [f32]);
 
 /// The tiles for one weight type on one path.
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[derive(Clone, Copy)]
 struct Kernel {
     tile: TileFn,
@@ -262,12 +273,29 @@ fn kernel(path: Path, ty: GgmlType) -> Option<Kernel> {
     }
 }
 
+/// The tiles for `ty` on `path`, if any (see the x86-64 version).
+#[cfg(target_arch = "aarch64")]
+fn kernel(path: Path, ty: GgmlType) -> Option<Kernel> {
+    let k = |tile, prep| {
+        Some(Kernel {
+            tile,
+            prep,
+            flip: false,
+        })
+    };
+    match (path, ty) {
+        (Path::NeonDotprod, GgmlType::Q8_0) => k(neon::tile_q8, neon::prep),
+        (Path::NeonDotprod, GgmlType::Q4_0) => k(neon::tile_q4, neon::prep),
+        _ => None,
+    }
+}
+
 /// Runs the tiles of `k` over `w` and the packed activations.
 ///
 /// # Safety
 /// As [`TileFn`] for every row tile of `w`; `pk` packed from activations of `w.cols` columns
 /// as `k` expects.
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 unsafe fn tiles(
     w: &WeightView,
     pk: &mut Packed,
@@ -311,11 +339,11 @@ unsafe fn tiles(
     }
 }
 
-#[cfg(all(test, target_arch = "x86_64"))]
+#[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
 mod tests {
     use super::*;
-    use weft_kernels::GgmlType;
-    use weft_kernels::quant;
+    use crate::GgmlType;
+    use crate::quant;
 
     fn rng(seed: &mut u64) -> f32 {
         *seed ^= *seed << 13;
@@ -378,10 +406,10 @@ mod tests {
 #[cfg(test)]
 mod bench {
     use super::*;
-    use weft_kernels::GgmlType;
-    use weft_kernels::quant;
+    use crate::GgmlType;
+    use crate::quant;
 
-    /// `cargo test --release -p weft --lib tiles_speed -- --ignored --nocapture`
+    /// `cargo test --release -p weft-kernels --lib tiles_speed -- --ignored --nocapture`
     #[test]
     #[ignore]
     fn tiles_speed() {

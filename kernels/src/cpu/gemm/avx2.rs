@@ -16,8 +16,8 @@
 use std::arch::x86_64::*;
 
 use super::{LANES, Packed, QK, R};
-use weft_kernels::GgmlType;
-use weft_kernels::cpu::matvec::WeightView;
+use crate::GgmlType;
+use crate::cpu::matvec::WeightView;
 
 /// Tokens per vector.
 const HALF: usize = 8;
