@@ -134,10 +134,13 @@ fn bench_matvec(c: &mut Criterion) {
                 continue;
             }
             // The int8 scheme, activation quantization included (and the AVX-512 kernel
-            // without VBMI next to the VBMI one, to compare).
+            // without VBMI next to the VBMI one, and the AVX2 one, to compare).
             let mut i8_runs = vec![(fast, 1), (fast, 2)];
             if fast == Path::Avx512Vbmi {
                 i8_runs.push((Path::Avx512, 1));
+            }
+            if fast != Path::Avx2 && Path::Avx2.is_supported() {
+                i8_runs.push((Path::Avx2, 1));
             }
             for (path, threads) in i8_runs {
                 let name = format!("{ty}-i8/{rows}x{cols}/{path}/{threads}t");
