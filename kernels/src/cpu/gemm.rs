@@ -323,6 +323,13 @@ unsafe fn tiles(
             }
         }
         let pk = &*pk;
+        // The next block's weights, a share of its lines after each tile call: its
+        // preparation is the first read of those rows and otherwise waits on DRAM.
+        let rb = w.data.len() / m;
+        let next = ((b0 + R * BLOCK) * rb).min(w.data.len())
+            ..((b0 + 2 * R * BLOCK) * rb).min(w.data.len());
+        let per_call = next.len().div_ceil(LINE).div_ceil(pk.groups * tiles);
+        let mut ahead = next.start;
         for g in 0..pk.groups {
             let nt = (t - g * LANES).min(LANES);
             for i in 0..tiles {
@@ -330,6 +337,12 @@ unsafe fn tiles(
                 // SAFETY: the caller's contract; `g < groups`, `i < BLOCK`, slot i prepared
                 // for r0 above.
                 unsafe { (k.tile)(w, r0, pk, i, g, &mut out) };
+                for _ in 0..per_call {
+                    if ahead < next.end {
+                        prefetch_l2(w.data[ahead..].as_ptr());
+                        ahead += LINE;
+                    }
+                }
                 let nr = (m - r0).min(R);
                 for (l, v) in out[..nt].iter().enumerate() {
                     sink(g * LANES + l, r0, &v[..nr]);
@@ -337,6 +350,27 @@ unsafe fn tiles(
             }
         }
     }
+}
+
+/// Cache line bytes the tile loop prefetches by.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const LINE: usize = 64;
+
+/// A hint to bring the line at `p` into L2 (never faults).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[inline(always)]
+fn prefetch_l2(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it reads nothing architecturally and cannot fault (SSE,
+    // part of the x86-64 baseline).
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(p.cast())
+    };
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: PRFM is a hint: it cannot fault or change architectural state.
+    unsafe {
+        std::arch::asm!("prfm pldl2keep, [{p}]", p = in(reg) p, options(nostack, preserves_flags, readonly))
+    };
 }
 
 #[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
