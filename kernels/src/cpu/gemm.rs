@@ -264,11 +264,13 @@ fn kernel(path: Path, ty: GgmlType) -> Option<Kernel> {
     let k = |tile, prep, flip| Some(Kernel { tile, prep, flip });
     match (path, ty) {
         (Path::Avx512 | Path::Avx512Vbmi, GgmlType::Q8_0) => {
-            k(avx512::tile_q8, avx512::prep_q8, true)
+            k(avx512::tile::<false>, avx512::prep_q8, true)
         }
-        (Path::Avx512 | Path::Avx512Vbmi, GgmlType::Q4_0) => k(avx512::tile_q4, avx2::prep, false),
-        (Path::Avx2, GgmlType::Q8_0) => k(avx2::tile_q8, avx2::prep, false),
-        (Path::Avx2, GgmlType::Q4_0) => k(avx2::tile_q4, avx2::prep, false),
+        (Path::Avx512 | Path::Avx512Vbmi, GgmlType::Q4_0) => {
+            k(avx512::tile::<true>, avx2::prep, false)
+        }
+        (Path::Avx2, GgmlType::Q8_0) => k(avx2::tile::<false>, avx2::prep, false),
+        (Path::Avx2, GgmlType::Q4_0) => k(avx2::tile::<true>, avx2::prep, false),
         _ => None,
     }
 }
@@ -284,8 +286,8 @@ fn kernel(path: Path, ty: GgmlType) -> Option<Kernel> {
         })
     };
     match (path, ty) {
-        (Path::NeonDotprod, GgmlType::Q8_0) => k(neon::tile_q8, neon::prep),
-        (Path::NeonDotprod, GgmlType::Q4_0) => k(neon::tile_q4, neon::prep),
+        (Path::NeonDotprod, GgmlType::Q8_0) => k(neon::tile::<false>, neon::prep),
+        (Path::NeonDotprod, GgmlType::Q4_0) => k(neon::tile::<true>, neon::prep),
         _ => None,
     }
 }

@@ -18,6 +18,25 @@ use super::ssm::{Mamba2Head, SCAN_BLOCK, Strided};
 /// A block's decay since its first token stays ≥ e^−LIM, so 1/c ≤ e^LIM ≈ 8·10^12.
 const LIM: f32 = 30.0;
 
+/// Where a chunk of columns lies in its row, for the kernels that cut rows into chunks (AVX2,
+/// NEON): it decides what the chunk does with its part of the contraction, keep it in the
+/// block's partial sums (`FIRST`, `MID`) or finish y with it (`LAST`, or `ONLY` when one chunk
+/// spans the row).
+pub(crate) const ONLY: u8 = 0;
+pub(crate) const FIRST: u8 = 1;
+pub(crate) const MID: u8 = 2;
+pub(crate) const LAST: u8 = 3;
+
+/// The position ([`ONLY`] …) of the chunk of width `w` at column `n0` of an `n`-wide row.
+pub(crate) fn chunk_pos(n0: usize, w: usize, n: usize) -> u8 {
+    match (n0 == 0, n0 + w == n) {
+        (true, true) => ONLY,
+        (true, false) => FIRST,
+        (false, false) => MID,
+        (false, true) => LAST,
+    }
+}
+
 /// One block's inputs as the row kernels read them.
 #[derive(Clone, Copy)]
 pub(crate) struct ScanBlock<'a> {

@@ -18,6 +18,7 @@ use weft_kernels::cpu::attn::{KvElem, KvRows, f16};
 use weft_kernels::cpu::attn_block::{
     self, BlockGeom, MAX_QUERIES, Positions, Source, Visibility, block_scratch_len,
 };
+use weft_kernels::cpu::gemm::{self, Packed};
 use weft_kernels::cpu::matvec::WeightView;
 use weft_kernels::cpu::matvec_q8::{self, Q8Act};
 use weft_kernels::cpu::{act, conv, matvec, moe, norm, rope, ssm};
@@ -26,7 +27,6 @@ use weft_kernels::pool::{ThreadPool, physical_cores, split_range};
 use crate::model::Model;
 use crate::program::{Buf, Op, Program, Role, RopeLayout, Rows};
 use crate::state::{KvType, State};
-use weft_kernels::cpu::gemm::{self, Packed};
 
 /// Weight matrices smaller than this run on the calling thread (a dispatch costs ~1-2 µs).
 const PAR_MIN_BYTES: usize = 48 << 10;

@@ -13,7 +13,7 @@ use crate::quant::{Q4_0_BYTES, Q8_0_BYTES, QK8_0};
 /// acc + Σ a·b per lane (4 products each).
 #[target_feature(enable = "neon,dotprod")]
 #[inline]
-fn sdot(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
+pub(crate) fn sdot(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
     let mut r = acc;
     // SAFETY: SDOT reads and writes only the named registers; the `dotprod` feature of this
     // function (proven by the caller's token) makes the instruction valid.

@@ -11,6 +11,8 @@ pub(super) mod ops;
 mod q8;
 mod scan;
 
+pub(crate) use dotprod::sdot;
+
 use super::dispatch::Path;
 use super::rows::{Dot4F, Dot4Q};
 use crate::dtype::GgmlType;

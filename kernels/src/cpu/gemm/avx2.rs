@@ -61,40 +61,6 @@ pub(super) fn wscales(w: &WeightView, r0: usize, nb: usize, wscale: &mut [f32]) 
     }
 }
 
-/// The Q8_0 tile ([`super::TileFn`]).
-///
-/// # Safety
-/// AVX2, FMA and F16C present; as [`super::TileFn`], with the activations packed unflipped.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn tile_q8(
-    w: &WeightView,
-    r0: usize,
-    pk: &Packed,
-    slot: usize,
-    g: usize,
-    out: &mut [[f32; R]; LANES],
-) {
-    // SAFETY: the caller's contract.
-    unsafe { tile::<false>(w, r0, pk, slot, g, out) }
-}
-
-/// The Q4_0 tile ([`super::TileFn`]).
-///
-/// # Safety
-/// As [`tile_q8`].
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn tile_q4(
-    w: &WeightView,
-    r0: usize,
-    pk: &Packed,
-    slot: usize,
-    g: usize,
-    out: &mut [[f32; R]; LANES],
-) {
-    // SAFETY: the caller's contract.
-    unsafe { tile::<true>(w, r0, pk, slot, g, out) }
-}
-
 /// The 4 bytes at `p` in every 32-bit lane, as one broadcasting load (see the AVX-512
 /// tiles' `bcast4` for why not `_mm256_set1_epi32`).
 ///
@@ -120,10 +86,10 @@ unsafe fn bcast4(p: *const u8) -> __m256i {
 /// tokens at a time; the row tile's scales are the block's `slot`.
 ///
 /// # Safety
-/// As [`tile_q8`].
+/// AVX2, FMA and F16C present; as [`super::TileFn`], with the activations packed unflipped.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-unsafe fn tile<const Q4: bool>(
+pub(super) unsafe fn tile<const Q4: bool>(
     w: &WeightView,
     r0: usize,
     pk: &Packed,

@@ -42,45 +42,11 @@ fn wsums(w: &WeightView, r0: usize, nb: usize, wsum: &mut [i32]) {
     }
 }
 
-/// The Q8_0 tile ([`super::TileFn`]).
-///
-/// # Safety
-/// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C present; as [`super::TileFn`].
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-pub(super) unsafe fn tile_q8(
-    w: &WeightView,
-    r0: usize,
-    pk: &Packed,
-    slot: usize,
-    g: usize,
-    out: &mut [[f32; R]; LANES],
-) {
-    // SAFETY: the caller's contract.
-    unsafe { tile::<false>(w, r0, pk, slot, g, out) }
-}
-
-/// The Q4_0 tile ([`super::TileFn`]).
-///
-/// # Safety
-/// As [`tile_q8`].
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-pub(super) unsafe fn tile_q4(
-    w: &WeightView,
-    r0: usize,
-    pk: &Packed,
-    slot: usize,
-    g: usize,
-    out: &mut [[f32; R]; LANES],
-) {
-    // SAFETY: the caller's contract.
-    unsafe { tile::<true>(w, r0, pk, slot, g, out) }
-}
-
 /// The Q8_0 row tile's preparation ([`super::PrepFn`]): the −128·Σw the flipped activations
 /// need, and the scales.
 ///
 /// # Safety
-/// As [`tile_q8`].
+/// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C present.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 pub(super) unsafe fn prep_q8(
     w: &WeightView,
@@ -143,9 +109,13 @@ unsafe fn bcast4(p: *const u8) -> __m512i {
 /// bytes are the broadcast memory operand of `vpdpbusd`, which sums (x + 128)·w onto
 /// −128·Σw (`wsums`, once per row tile): exactly Σ w·x. Q4_0: the nibbles are `w + 8` as
 /// u8 (register operand) against s8 `x`, onto −8·Σx.
+///
+/// # Safety
+/// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C present; as [`super::TileFn`], the Q8_0
+/// activations packed flipped.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-unsafe fn tile<const Q4: bool>(
+pub(super) unsafe fn tile<const Q4: bool>(
     w: &WeightView,
     r0: usize,
     pk: &Packed,

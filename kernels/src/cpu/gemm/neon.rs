@@ -9,10 +9,10 @@
 //! 16 products that the per-token kernel spends an SDOT and a quarter of its f32 work on.
 
 use std::arch::aarch64::*;
-use std::arch::asm;
 
 use super::{LANES, Packed, QK, R};
 use crate::GgmlType;
+use crate::cpu::arm::sdot;
 use crate::cpu::matvec::WeightView;
 use crate::quant::f16_to_f32;
 
@@ -41,62 +41,14 @@ pub(super) unsafe fn prep(
     }
 }
 
-/// acc + Σ a·b per lane (4 products each; see the dotprod matvec for why `asm!`).
-#[target_feature(enable = "neon,dotprod")]
-#[inline]
-fn sdot(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
-    let mut r = acc;
-    // SAFETY: SDOT reads and writes only the named registers; the `dotprod` feature of this
-    // function (proven by the caller) makes the instruction valid.
-    unsafe {
-        asm!("sdot {r:v}.4s, {a:v}.16b, {b:v}.16b", r = inout(vreg) r, a = in(vreg) a,
-             b = in(vreg) b, options(pure, nomem, nostack, preserves_flags));
-    }
-    r
-}
-
-/// The Q8_0 tile ([`super::TileFn`]).
-///
-/// # Safety
-/// NEON and dotprod present; as [`super::TileFn`], with the activations packed unflipped.
-#[target_feature(enable = "neon,dotprod")]
-pub(super) unsafe fn tile_q8(
-    w: &WeightView,
-    r0: usize,
-    pk: &Packed,
-    slot: usize,
-    g: usize,
-    out: &mut [[f32; R]; LANES],
-) {
-    // SAFETY: the caller's contract.
-    unsafe { tile::<false>(w, r0, pk, slot, g, out) }
-}
-
-/// The Q4_0 tile ([`super::TileFn`]).
-///
-/// # Safety
-/// As [`tile_q8`].
-#[target_feature(enable = "neon,dotprod")]
-pub(super) unsafe fn tile_q4(
-    w: &WeightView,
-    r0: usize,
-    pk: &Packed,
-    slot: usize,
-    g: usize,
-    out: &mut [[f32; R]; LANES],
-) {
-    // SAFETY: the caller's contract.
-    unsafe { tile::<true>(w, r0, pk, slot, g, out) }
-}
-
 /// `out[l][k]` = row `r0 + k` · token `16g + l` (rows past the end repeat the last row), 4
 /// tokens at a time; the row tile's scales are the block's `slot`.
 ///
 /// # Safety
-/// As [`tile_q8`].
+/// NEON and dotprod present; as [`super::TileFn`], with the activations packed unflipped.
 #[target_feature(enable = "neon,dotprod")]
 #[inline]
-unsafe fn tile<const Q4: bool>(
+pub(super) unsafe fn tile<const Q4: bool>(
     w: &WeightView,
     r0: usize,
     pk: &Packed,

@@ -11,7 +11,7 @@
 use std::arch::x86_64::*;
 
 use super::Avx2;
-use crate::cpu::scan_blocks::{ScanBlock, for_each_block};
+use crate::cpu::scan_blocks::{FIRST, LAST, MID, ONLY, ScanBlock, chunk_pos, for_each_block};
 use crate::cpu::ssm::{Mamba2Head, SCAN_BLOCK};
 
 /// `false` for state sizes without a kernel (N not a multiple of 16). `scratch` needs
@@ -42,14 +42,6 @@ pub(in crate::cpu::x86) fn ssm_scan_mamba2(
     true
 }
 
-/// Where a chunk of columns lies in its row, which decides what it does with its part of
-/// the contraction: keep it in the block's partial sums (`FIRST`, `MID`) or finish y with it
-/// (`LAST`, or `ONLY` when one chunk spans the row).
-const ONLY: u8 = 0;
-const FIRST: u8 = 1;
-const MID: u8 = 2;
-const LAST: u8 = 3;
-
 /// Every state row over one block: `RW` rows at a time, chunk by chunk of `8·NV` columns.
 ///
 /// # Safety
@@ -69,12 +61,7 @@ unsafe fn block<const NV: usize, const RW: usize, const AC: usize>(
     while pi < h.p {
         let two = RW == 2 && pi + 2 <= h.p;
         for n0 in (0..n).step_by(w) {
-            let pos = match (n0 == 0, n0 + w == n) {
-                (true, true) => ONLY,
-                (true, false) => FIRST,
-                (false, false) => MID,
-                (false, true) => LAST,
-            };
+            let pos = chunk_pos(n0, w, n);
             // SAFETY: rows pi.. (two of them only if they exist) and columns n0..n0 + 8·NV < n;
             // as this function's contract.
             unsafe {
