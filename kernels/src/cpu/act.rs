@@ -20,8 +20,15 @@ pub fn silu(x: f32) -> f32 {
 /// torch `softplus` (beta 1, threshold 20): x if x > 20, else log1p(exp(x)).
 #[inline]
 pub fn softplus(x: f32) -> f32 {
-    if x > 20.0 { x } else { x.exp().ln_1p() }
+    if x > SOFTPLUS_THRESHOLD {
+        x
+    } else {
+        x.exp().ln_1p()
+    }
 }
+
+/// Above this, softplus(x) is x (torch's default threshold; every path).
+pub(crate) const SOFTPLUS_THRESHOLD: f32 = 20.0;
 
 /// Exact erf GELU: 0.5·x·(1 + erf(x/√2)) (torch `gelu`, approximate='none').
 #[inline]
@@ -136,6 +143,14 @@ pub(crate) const EXP_POLY: [f32; 6] = [
     0.166_666_65,
     0.5,
 ];
+
+/// The SIMD softplus's log series: 2·atanh(s)/(2s) = Σ s^(2k)/(2k + 1) to s⁸, highest power
+/// first (AVX2 and NEON read the same values).
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
+pub(crate) const LOG_ATANH_POLY: [f32; 5] = [1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0, 1.0];
 
 /// Numerical Recipes' `erfcc` coefficients, highest power first: for a ≥ 0 and t = 1/(1 + a/2),
 /// erfc(a) ≈ t·exp(−a² + P(t)) with P(t) = Σ ERFC[i]·t^(9−i), relative error < 1.2e-7. The

@@ -91,6 +91,33 @@ pub fn conv1d_rows_scratch_len(c: usize) -> usize {
     7 * c
 }
 
+/// [`conv1d_rows_on`] on the selected path.
+#[allow(clippy::too_many_arguments)]
+pub fn conv1d_rows<'o>(
+    state: &mut [f32],
+    x: super::ssm::Strided,
+    c: usize,
+    rows: usize,
+    w: &[f32],
+    bias: Option<&[f32]>,
+    silu: bool,
+    scratch: &mut [f32],
+    out: &mut dyn FnMut(usize) -> &'o mut [f32],
+) {
+    conv1d_rows_on(
+        selected_path(),
+        state,
+        x,
+        c,
+        rows,
+        w,
+        bias,
+        silu,
+        scratch,
+        out,
+    );
+}
+
 /// Prefill: the conv step (+ SiLU with `silu`) over `rows` tokens, row `r` of the input being
 /// `x.row(r, c)` and of the output `out(r)` (`c` floats). Exactly `rows` [`conv1d_step_on`]
 /// calls on the same path (same state, same output bits); with K = 4 on a path with a row
@@ -130,7 +157,7 @@ pub fn conv1d_rows_on<'o>(
         scratch.len() >= conv1d_rows_scratch_len(c),
         "conv1d_rows: scratch length"
     );
-    let (wt, hist) = scratch[..7 * c].split_at_mut(4 * c);
+    let (wt, hist) = scratch[..conv1d_rows_scratch_len(c)].split_at_mut(4 * c);
     for ch in 0..c {
         for j in 0..4 {
             wt[j * c + ch] = w[4 * ch + j];

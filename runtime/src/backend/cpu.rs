@@ -497,7 +497,6 @@ impl CpuBackend {
                         (ins.span(&x), Shared::new(out.span(&y)), Shared::new(state));
                     let per = self.scan_per_thread;
                     let scratch = Shared::new(&mut self.scan_scratch);
-                    let path = weft_kernels::cpu::dispatch::selected_path();
                     pool.run(&|idx, nt| {
                         let ch = split_range(c, 16, idx, nt);
                         if ch.is_empty() {
@@ -514,18 +513,7 @@ impl CpuBackend {
                             // SAFETY: as above (this thread's channels of row r).
                             unsafe { ys.get(yr + ch.start..yr + ch.end) }
                         };
-                        conv::conv1d_rows_on(
-                            path,
-                            st,
-                            xv,
-                            ch.len(),
-                            rows,
-                            wc,
-                            bc,
-                            true,
-                            sc,
-                            &mut out_row,
-                        );
+                        conv::conv1d_rows(st, xv, ch.len(), rows, wc, bc, true, sc, &mut out_row);
                     });
                 }
             }

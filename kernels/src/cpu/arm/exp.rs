@@ -4,7 +4,7 @@
 
 use std::arch::aarch64::*;
 
-use crate::cpu::act::{ERFC, EXP_LN2_HI, EXP_LN2_LO, EXP_POLY};
+use crate::cpu::act::{ERFC, EXP_LN2_HI, EXP_LN2_LO, EXP_POLY, LOG_ATANH_POLY, SOFTPLUS_THRESHOLD};
 
 #[target_feature(enable = "neon")]
 #[inline]
@@ -39,9 +39,9 @@ pub(super) fn softplus4(x: float32x4_t) -> float32x4_t {
     let f = vsubq_f32(m, one);
     let sv = vdivq_f32(f, vaddq_f32(vdupq_n_f32(2.0), f));
     let z = vmulq_f32(sv, sv);
-    let mut poly = vdupq_n_f32(1.0 / 9.0);
-    for c in [1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0, 1.0] {
-        poly = vfmaq_f32(vdupq_n_f32(c), poly, z);
+    let mut poly = vdupq_n_f32(LOG_ATANH_POLY[0]);
+    for c in &LOG_ATANH_POLY[1..] {
+        poly = vfmaq_f32(vdupq_n_f32(*c), poly, z);
     }
     let ln2 = vbslq_f32(big, vdupq_n_f32(std::f32::consts::LN_2), zero);
     let lg = vfmaq_f32(ln2, vaddq_f32(sv, sv), poly);
@@ -50,7 +50,7 @@ pub(super) fn softplus4(x: float32x4_t) -> float32x4_t {
     let l1p = vbslq_f32(exact, u, vmulq_f32(lg, vdivq_f32(u, vm1)));
     // FMAX returns NaN for a NaN input: NaN stays NaN.
     let sp = vaddq_f32(vmaxq_f32(x, zero), l1p);
-    vbslq_f32(vcgtq_f32(x, vdupq_n_f32(20.0)), x, sp)
+    vbslq_f32(vcgtq_f32(x, vdupq_n_f32(SOFTPLUS_THRESHOLD)), x, sp)
 }
 
 /// x / (1 + e^(−x)).

@@ -35,6 +35,11 @@ entries! {
     fn sum_squares_into(x: &[f32], out: &mut f32) => sum_squares_k;
     fn scale(x: &[f32], w: Option<&[f32]>, inv: f32, out: &mut [f32]) => norm::scale;
     fn scale_inplace(x: &mut [f32], w: &[f32], inv: f32) => norm::scale_inplace;
+    // One prefill conv row for K = 4.
+    fn conv1d_row_k4(
+        taps: [&[f32]; 4], wt: &[f32], w: &[f32], bias: Option<&[f32]>, out: &mut [f32],
+        silu: bool
+    ) => conv::conv1d_row_k4;
     fn ssm_mamba2(
         state: &mut [f32], x: &[f32], dt: &[f32], a: &[f32], b: &[f32], c: &[f32], d: &[f32],
         dims: Mamba2Dims, heads: Range<usize>, y: &mut [f32]
@@ -78,24 +83,6 @@ pub(crate) fn ssm_mamba1(
 #[target_feature(enable = "avx2,fma,f16c")]
 fn sum_squares_k(x: &[f32], out: &mut f32) {
     *out = norm::sum_squares(x);
-}
-
-/// One prefill conv row for K = 4 (see `avx2::conv::conv1d_row_k4`).
-pub(crate) fn conv1d_row_k4(
-    path: Path,
-    taps: [&[f32]; 4],
-    wt: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
-    out: &mut [f32],
-    silu: bool,
-) -> bool {
-    if avx2_of(path).is_none() {
-        return false;
-    }
-    // SAFETY: `avx2_of` made a token: the CPU has AVX2, FMA and F16C.
-    unsafe { conv::conv1d_row_k4(taps, wt, w, bias, out, silu) };
-    true
 }
 
 /// Conv step for K = 4 (other K: `false`).

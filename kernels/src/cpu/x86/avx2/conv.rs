@@ -62,10 +62,13 @@ pub(crate) fn conv1d_step(
         let s = &mut state[4 * ch..4 * ch + 4];
         s.copy_within(1.., 0);
         s[3] = x[ch];
-        let wc = &w[4 * ch..4 * ch + 4];
-        let acc = (s[0] * wc[0] + s[1] * wc[1]) + (s[2] * wc[2] + s[3] * wc[3]);
-        let v = acc + bias.map_or(0.0, |b| b[ch]);
-        out[ch] = if silu { crate::cpu::act::silu(v) } else { v };
+        out[ch] = channel(
+            [s[0], s[1], s[2], s[3]],
+            &w[4 * ch..4 * ch + 4],
+            bias,
+            ch,
+            silu,
+        );
     }
     true
 }
@@ -110,10 +113,16 @@ pub(crate) fn conv1d_row_k4(
         ch += 8;
     }
     for ch in c8..c {
-        let wc = &w[4 * ch..4 * ch + 4];
-        let acc = (taps[0][ch] * wc[0] + taps[1][ch] * wc[1])
-            + (taps[2][ch] * wc[2] + taps[3][ch] * wc[3]);
-        let v = acc + bias.map_or(0.0, |b| b[ch]);
-        out[ch] = if silu { crate::cpu::act::silu(v) } else { v };
+        out[ch] = channel(taps.map(|t| t[ch]), &w[4 * ch..4 * ch + 4], bias, ch, silu);
     }
+}
+
+/// One channel past the vector part, the vectors' arithmetic in scalars: the four inputs
+/// (oldest first) times `wc`, summed as (p0 + p1) + (p2 + p3), plus the channel's bias, then
+/// SiLU. Shared by the step and the row kernel, which must give the same bits.
+#[inline]
+fn channel(s: [f32; 4], wc: &[f32], bias: Option<&[f32]>, ch: usize, silu: bool) -> f32 {
+    let acc = (s[0] * wc[0] + s[1] * wc[1]) + (s[2] * wc[2] + s[3] * wc[3]);
+    let v = acc + bias.map_or(0.0, |b| b[ch]);
+    if silu { crate::cpu::act::silu(v) } else { v }
 }

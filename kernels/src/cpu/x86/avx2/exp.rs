@@ -10,7 +10,7 @@
 
 use std::arch::x86_64::*;
 
-use crate::cpu::act::{ERFC, EXP_LN2_HI, EXP_LN2_LO, EXP_POLY};
+use crate::cpu::act::{ERFC, EXP_LN2_HI, EXP_LN2_LO, EXP_POLY, LOG_ATANH_POLY, SOFTPLUS_THRESHOLD};
 
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
@@ -61,9 +61,9 @@ pub(crate) fn softplus8(x: __m256) -> __m256 {
     let f = _mm256_sub_ps(m, one);
     let sv = _mm256_div_ps(f, _mm256_add_ps(_mm256_set1_ps(2.0), f));
     let z = _mm256_mul_ps(sv, sv);
-    let mut poly = _mm256_set1_ps(1.0 / 9.0);
-    for c in [1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0, 1.0] {
-        poly = _mm256_fmadd_ps(poly, z, _mm256_set1_ps(c));
+    let mut poly = _mm256_set1_ps(LOG_ATANH_POLY[0]);
+    for c in &LOG_ATANH_POLY[1..] {
+        poly = _mm256_fmadd_ps(poly, z, _mm256_set1_ps(*c));
     }
     let ln2 = _mm256_and_ps(big, _mm256_set1_ps(std::f32::consts::LN_2));
     let lg = _mm256_fmadd_ps(_mm256_add_ps(sv, sv), poly, ln2);
@@ -74,7 +74,11 @@ pub(crate) fn softplus8(x: __m256) -> __m256 {
     // max returns its second operand when one is NaN: x last, so NaN propagates.
     let sp = _mm256_add_ps(_mm256_max_ps(zero, x), l1p);
     // Above 20: x itself.
-    _mm256_blendv_ps(sp, x, _mm256_cmp_ps::<_CMP_GT_OQ>(x, _mm256_set1_ps(20.0)))
+    _mm256_blendv_ps(
+        sp,
+        x,
+        _mm256_cmp_ps::<_CMP_GT_OQ>(x, _mm256_set1_ps(SOFTPLUS_THRESHOLD)),
+    )
 }
 
 /// x / (1 + e^(−x)), as torch computes SiLU.
