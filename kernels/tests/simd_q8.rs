@@ -144,6 +144,30 @@ fn every_path_matches_scalar_int8_reference() {
     }
 }
 
+/// The AVX2 Q4_0 kernel sums each row's block in int32 and adds `(d_w·d_x)·isum` in block
+/// order, as the reference does: it must equal the reference bit for bit (a lane left out of
+/// the row reduction, a wrong −8 offset or a fused multiply-add breaks this).
+#[test]
+fn avx2_q4_0_equals_the_reference_bit_for_bit() {
+    if !Path::Avx2.is_supported() {
+        return;
+    }
+    let mut r = Rng::new(2004);
+    for cols in [32, 64, 288, 768, 2080] {
+        for rows in [1, 3, 4, 9] {
+            let data = random_weights(GgmlType::Q4_0, rows, cols, &mut r);
+            let w = WeightView::new(GgmlType::Q4_0, &data, rows, cols).unwrap();
+            let mut qa = Q8Act::new(cols, 1);
+            qa.quantize_on(Path::Avx2, &r.normal_vec(cols), cols);
+            let mut want = vec![f32::NAN; rows];
+            matvec_q8_rows_scalar(&w, &qa, &mut want, 0..rows);
+            let mut got = vec![f32::NAN; rows];
+            matvec_q8_rows_on(Path::Avx2, &w, &qa, &mut got, 0..rows);
+            assert_eq!(bits(&got), bits(&want), "{rows}x{cols}");
+        }
+    }
+}
+
 #[test]
 fn matvec_rows_and_matmul_are_bit_identical_on_each_path() {
     let mut r = Rng::new(2003);
