@@ -144,26 +144,39 @@ fn every_path_matches_scalar_int8_reference() {
     }
 }
 
-/// The AVX2 Q4_0 kernel sums each row's block in int32 and adds `(d_w·d_x)·isum` in block
-/// order, as the reference does: it must equal the reference bit for bit (a lane left out of
-/// the row reduction, a wrong −8 offset or a fused multiply-add breaks this).
-#[test]
-fn avx2_q4_0_equals_the_reference_bit_for_bit() {
-    if !Path::Avx2.is_supported() {
-        return;
+/// The kernels that sum each row's block in one int32 and add `(d_w·d_x)·isum` in block order,
+/// as the reference does (AVX2 Q4_0, every NEON int8 kernel): they must equal it bit for bit
+/// (a lane left out of the row reduction, a wrong −8 offset or a fused multiply-add breaks this).
+fn exact_kernels() -> Vec<(Path, GgmlType)> {
+    if cfg!(target_arch = "aarch64") {
+        let paths = simd_paths();
+        paths
+            .into_iter()
+            .flat_map(|p| TYPES.map(|t| (p, t)))
+            .collect()
+    } else if Path::Avx2.is_supported() {
+        vec![(Path::Avx2, GgmlType::Q4_0)]
+    } else {
+        vec![]
     }
+}
+
+#[test]
+fn int32_block_sum_kernels_equal_the_reference_bit_for_bit() {
     let mut r = Rng::new(2004);
-    for cols in [32, 64, 288, 768, 2080] {
-        for rows in [1, 3, 4, 9] {
-            let data = random_weights(GgmlType::Q4_0, rows, cols, &mut r);
-            let w = WeightView::new(GgmlType::Q4_0, &data, rows, cols).unwrap();
-            let mut qa = Q8Act::new(cols, 1);
-            qa.quantize_on(Path::Avx2, &r.normal_vec(cols), cols);
-            let mut want = vec![f32::NAN; rows];
-            matvec_q8_rows_scalar(&w, &qa, &mut want, 0..rows);
-            let mut got = vec![f32::NAN; rows];
-            matvec_q8_rows_on(Path::Avx2, &w, &qa, &mut got, 0..rows);
-            assert_eq!(bits(&got), bits(&want), "{rows}x{cols}");
+    for (path, ty) in exact_kernels() {
+        for cols in [32, 64, 288, 768, 2080] {
+            for rows in [1, 3, 4, 9] {
+                let data = random_weights(ty, rows, cols, &mut r);
+                let w = WeightView::new(ty, &data, rows, cols).unwrap();
+                let mut qa = Q8Act::new(cols, 1);
+                qa.quantize_on(path, &r.normal_vec(cols), cols);
+                let mut want = vec![f32::NAN; rows];
+                matvec_q8_rows_scalar(&w, &qa, &mut want, 0..rows);
+                let mut got = vec![f32::NAN; rows];
+                matvec_q8_rows_on(path, &w, &qa, &mut got, 0..rows);
+                assert_eq!(bits(&got), bits(&want), "{path} {ty} {rows}x{cols}");
+            }
         }
     }
 }

@@ -5,8 +5,8 @@
 use std::arch::aarch64::*;
 use std::arch::asm;
 
-use super::matvec::block_scale;
-use super::q8::{blocks, q4_weights, q8_weights};
+use super::q8::{blocks, q8_weights};
+use super::rowsum::{no_offset, rowsum_dot4};
 use crate::cpu::matvec_q8::Q8Row;
 use crate::quant::{Q4_0_BYTES, Q8_0_BYTES, QK8_0};
 
@@ -24,32 +24,36 @@ pub(crate) fn sdot(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
     r
 }
 
-macro_rules! sdot_dot4 {
-    ($name:ident, $bytes:expr, $weights:expr) => {
-        #[target_feature(enable = "neon,dotprod")]
-        pub(super) fn $name(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
-            let nb = blocks(&r, &x, $bytes);
-            let p = r.map(|s| s.as_ptr());
-            let mut acc = [vdupq_n_f32(0.0); 4];
-            for b in 0..nb {
-                // SAFETY: b < nb: block b of the activation (32 bytes) and of each row are in
-                // bounds (checked by `blocks`).
-                unsafe {
-                    let xp = x.qs.as_ptr().add(b * QK8_0);
-                    let (x0, x1) = (vld1q_s8(xp), vld1q_s8(xp.add(16)));
-                    let dx = *x.d.get_unchecked(b);
-                    for k in 0..4 {
-                        let blk = p[k].add(b * $bytes);
-                        let (w0, w1) = $weights(blk);
-                        let i = sdot(sdot(vdupq_n_s32(0), w0, x0), w1, x1);
-                        acc[k] = vfmaq_n_f32(acc[k], vcvtq_f32_s32(i), block_scale(blk) * dx);
-                    }
-                }
-            }
-            acc.map(|a| vaddvq_f32(a))
-        }
-    };
+/// One Q8_0 row's block product in four int32 lanes.
+#[target_feature(enable = "neon,dotprod")]
+#[inline]
+unsafe fn q8_lanes(blk: *const u8, x0: int8x16_t, x1: int8x16_t) -> int32x4_t {
+    // SAFETY: the caller guarantees the block's 34 bytes are readable.
+    let (w0, w1) = unsafe { q8_weights(blk) };
+    sdot(sdot(vdupq_n_s32(0), w0, x0), w1, x1)
 }
 
-sdot_dot4!(dot4_q8_0, Q8_0_BYTES, q8_weights);
-sdot_dot4!(dot4_q4_0, Q4_0_BYTES, q4_weights);
+/// One Q4_0 row's Σ nibble·x in four int32 lanes: the nibbles (0..15) go in as they are, and
+/// [`q4_offset`] takes the −8 off once for all four rows.
+#[target_feature(enable = "neon,dotprod")]
+#[inline]
+unsafe fn q4_lanes(blk: *const u8, x0: int8x16_t, x1: int8x16_t) -> int32x4_t {
+    // SAFETY: the caller guarantees the block's 18 bytes are readable.
+    let q = unsafe { vld1q_u8(blk.add(2)) };
+    let lo = vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0f)));
+    let hi = vreinterpretq_s8_u8(vshrq_n_u8::<4>(q));
+    sdot(sdot(vdupq_n_s32(0), lo, x0), hi, x1)
+}
+
+/// 8·Σx of the block, in every lane.
+#[target_feature(enable = "neon,dotprod")]
+#[inline]
+fn q4_offset(x0: int8x16_t, x1: int8x16_t) -> int32x4_t {
+    let eight = vdupq_n_s8(8);
+    let c = sdot(sdot(vdupq_n_s32(0), eight, x0), eight, x1);
+    let c = vpaddq_s32(c, c);
+    vpaddq_s32(c, c)
+}
+
+rowsum_dot4!(dot4_q8_0, "neon,dotprod", Q8_0_BYTES, q8_lanes, no_offset);
+rowsum_dot4!(dot4_q4_0, "neon,dotprod", Q4_0_BYTES, q4_lanes, q4_offset);

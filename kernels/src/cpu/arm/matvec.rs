@@ -5,7 +5,7 @@
 use std::arch::aarch64::*;
 use std::arch::asm;
 
-use crate::quant::{Q4_0_BYTES, Q8_0_BYTES, QK8_0, f16_to_f32};
+use crate::quant::{Q4_0_BYTES, Q8_0_BYTES, QK8_0};
 
 /// 4 f32 weights at `p`.
 #[target_feature(enable = "neon")]
@@ -15,12 +15,11 @@ unsafe fn ld_f32(p: *const u8) -> float32x4_t {
     unsafe { vld1q_f32(p.cast()) }
 }
 
-/// 4 fp16 weights at `p`, widened with FCVTL (base ARMv8 FP; `float16x4_t` is unstable).
+/// Four fp16 values widened to f32 with FCVTL (exact; base ARMv8 FP, where `float16x4_t` and
+/// its intrinsics are unstable in Rust).
 #[target_feature(enable = "neon")]
 #[inline]
-pub(super) unsafe fn ld_f16(p: *const u8) -> float32x4_t {
-    // SAFETY: the caller guarantees 8 readable bytes.
-    let h = unsafe { vld1_u16(p.cast()) };
+pub(super) fn widen_f16x4(h: uint16x4_t) -> float32x4_t {
     let out: float32x4_t;
     // SAFETY: FCVTL reads and writes only the named registers.
     unsafe {
@@ -28,6 +27,14 @@ pub(super) unsafe fn ld_f16(p: *const u8) -> float32x4_t {
              options(pure, nomem, nostack, preserves_flags));
     }
     out
+}
+
+/// 4 fp16 weights at `p`, widened.
+#[target_feature(enable = "neon")]
+#[inline]
+pub(super) unsafe fn ld_f16(p: *const u8) -> float32x4_t {
+    // SAFETY: the caller guarantees 8 readable bytes.
+    widen_f16x4(unsafe { vld1_u16(p.cast()) })
 }
 
 /// 4 bf16 weights at `p`, widened (bf16 is the top half of an f32).
@@ -108,12 +115,15 @@ fn blocks(r: &[&[u8]; 4], x: &[f32], block_bytes: usize) -> usize {
     nb
 }
 
-/// The fp16 block scale at `p`.
+/// The fp16 block scale at `p`, converted in registers: `half`'s conversion on aarch64 checks
+/// for FEAT_FP16 at run time and calls out of line, which spilled the kernels' accumulators on
+/// every block.
 #[target_feature(enable = "neon")]
 #[inline]
 pub(super) unsafe fn block_scale(p: *const u8) -> f32 {
     // SAFETY: the caller guarantees 2 readable bytes.
-    f16_to_f32(u16::from_le_bytes(unsafe { [*p, *p.add(1)] }))
+    let bits = unsafe { p.cast::<u16>().read_unaligned() };
+    vgetq_lane_f32::<0>(widen_f16x4(vcreate_u16(bits as u64)))
 }
 
 /// 16 int8 weights × the block scale as four exact f32 vectors (q·d: 8-bit × 11-bit).

@@ -9,6 +9,7 @@ mod exp;
 mod matvec;
 pub(super) mod ops;
 mod q8;
+mod rowsum;
 mod scan;
 
 pub(crate) use dotprod::sdot;

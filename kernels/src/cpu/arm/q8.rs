@@ -3,7 +3,7 @@
 
 use std::arch::aarch64::*;
 
-use super::matvec::block_scale;
+use super::rowsum::{no_offset, rowsum_dot4};
 use crate::cpu::matvec_q8::Q8Row;
 use crate::quant::{Q4_0_BYTES, Q8_0_BYTES, QK8_0};
 
@@ -69,33 +69,6 @@ pub(super) unsafe fn q4_weights(p: *const u8) -> (int8x16_t, int8x16_t) {
     (lo, hi)
 }
 
-macro_rules! int8_dot4 {
-    ($name:ident, $bytes:expr, $weights:expr) => {
-        #[target_feature(enable = "neon")]
-        pub(super) fn $name(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
-            let nb = blocks(&r, &x, $bytes);
-            let p = r.map(|s| s.as_ptr());
-            let mut acc = [vdupq_n_f32(0.0); 4];
-            for b in 0..nb {
-                // SAFETY: b < nb: block b of the activation (32 bytes) and of each row are in
-                // bounds (checked by `blocks`).
-                unsafe {
-                    let xp = x.qs.as_ptr().add(b * QK8_0);
-                    let (x0, x1) = (vld1q_s8(xp), vld1q_s8(xp.add(16)));
-                    let dx = *x.d.get_unchecked(b);
-                    for k in 0..4 {
-                        let blk = p[k].add(b * $bytes);
-                        let (w0, w1) = $weights(blk);
-                        let s = vcvtq_f32_s32(dot32(w0, w1, x0, x1));
-                        acc[k] = vfmaq_n_f32(acc[k], s, block_scale(blk) * dx);
-                    }
-                }
-            }
-            acc.map(|a| vaddvq_f32(a))
-        }
-    };
-}
-
 /// The 32 Q8_0 quants of the block at `p`, as two vectors.
 #[target_feature(enable = "neon")]
 #[inline]
@@ -104,5 +77,33 @@ pub(super) unsafe fn q8_weights(p: *const u8) -> (int8x16_t, int8x16_t) {
     unsafe { (vld1q_s8(p.add(2).cast()), vld1q_s8(p.add(18).cast())) }
 }
 
-int8_dot4!(dot4_q8_0, Q8_0_BYTES, q8_weights);
-int8_dot4!(dot4_q4_0, Q4_0_BYTES, q4_weights);
+/// One row's block product in four int32 lanes, for weights split by `split`.
+#[target_feature(enable = "neon")]
+#[inline]
+unsafe fn lanes(
+    split: unsafe fn(*const u8) -> (int8x16_t, int8x16_t),
+    blk: *const u8,
+    x0: int8x16_t,
+    x1: int8x16_t,
+) -> int32x4_t {
+    // SAFETY: the caller guarantees the block is readable.
+    let (w0, w1) = unsafe { split(blk) };
+    dot32(w0, w1, x0, x1)
+}
+
+#[target_feature(enable = "neon")]
+#[inline]
+unsafe fn q8_lanes(blk: *const u8, x0: int8x16_t, x1: int8x16_t) -> int32x4_t {
+    // SAFETY: as for `lanes`.
+    unsafe { lanes(q8_weights, blk, x0, x1) }
+}
+
+#[target_feature(enable = "neon")]
+#[inline]
+unsafe fn q4_lanes(blk: *const u8, x0: int8x16_t, x1: int8x16_t) -> int32x4_t {
+    // SAFETY: as for `lanes`.
+    unsafe { lanes(q4_weights, blk, x0, x1) }
+}
+
+rowsum_dot4!(dot4_q8_0, "neon", Q8_0_BYTES, q8_lanes, no_offset);
+rowsum_dot4!(dot4_q4_0, "neon", Q4_0_BYTES, q4_lanes, no_offset);
