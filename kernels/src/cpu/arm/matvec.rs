@@ -120,7 +120,7 @@ fn blocks(r: &[&[u8]; 4], x: &[f32], block_bytes: usize) -> usize {
 /// every block.
 #[target_feature(enable = "neon")]
 #[inline]
-pub(super) unsafe fn block_scale(p: *const u8) -> f32 {
+pub(crate) unsafe fn block_scale(p: *const u8) -> f32 {
     // SAFETY: the caller guarantees 2 readable bytes.
     let bits = unsafe { p.cast::<u16>().read_unaligned() };
     vgetq_lane_f32::<0>(widen_f16x4(vcreate_u16(bits as u64)))

@@ -13,6 +13,7 @@ mod rowsum;
 mod scan;
 
 pub(crate) use dotprod::sdot;
+pub(crate) use matvec::block_scale;
 
 use super::dispatch::Path;
 use super::rows::{Dot4F, Dot4Q};

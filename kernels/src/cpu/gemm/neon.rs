@@ -12,9 +12,8 @@ use std::arch::aarch64::*;
 
 use super::{LANES, Packed, QK, R};
 use crate::GgmlType;
-use crate::cpu::arm::sdot;
+use crate::cpu::arm::{block_scale, sdot};
 use crate::cpu::matvec::WeightView;
-use crate::quant::f16_to_f32;
 
 /// Tokens per vector.
 const QUARTER: usize = 4;
@@ -22,7 +21,7 @@ const QUARTER: usize = 4;
 /// The row tile's scales as f32 ([`super::PrepFn`]; no sums needed).
 ///
 /// # Safety
-/// None beyond [`super::PrepFn`]'s (plain Rust).
+/// None beyond [`super::PrepFn`]'s (NEON only, baseline on aarch64).
 pub(super) unsafe fn prep(
     w: &WeightView,
     r0: usize,
@@ -36,7 +35,8 @@ pub(super) unsafe fn prep(
         let r = (r0 + k).min(w.rows - 1);
         let row = &w.data[r * rb..(r + 1) * rb];
         for b in 0..nb {
-            wscale[b * R + k] = f16_to_f32(u16::from_le_bytes([row[b * bb], row[b * bb + 1]]));
+            // SAFETY: block b's two scale bytes lie in `row` (rb = nb·bb); NEON is baseline.
+            wscale[b * R + k] = unsafe { block_scale(row[b * bb..b * bb + 2].as_ptr()) };
         }
     }
 }
