@@ -118,13 +118,25 @@ fn scalar_reference_is_the_exact_scheme() {
     }
 }
 
+/// The kernels that sum each row's block in one int32 and add `(d_w·d_x)·isum` in block order,
+/// as the reference does (AVX2 Q4_0, every NEON int8 kernel): they must equal it bit for bit
+/// (a lane left out of the row reduction, a wrong −8 offset or a fused multiply-add breaks this).
+fn is_exact(path: Path, ty: GgmlType) -> bool {
+    if cfg!(target_arch = "aarch64") {
+        path != Path::Scalar
+    } else {
+        path == Path::Avx2 && ty == GgmlType::Q4_0
+    }
+}
+
 #[test]
 fn every_path_matches_scalar_int8_reference() {
     let mut r = Rng::new(2002);
+    let mut exact_cases = 0;
     for path in simd_paths() {
         for ty in TYPES {
-            for cols in [32, 64, 96, 288, 1024, 2080, 4096] {
-                for rows in [1, 2, 4, 5, 7, 13] {
+            for cols in [32, 64, 96, 288, 768, 1024, 2080, 4096] {
+                for rows in [1, 2, 3, 4, 5, 7, 9, 13] {
                     let data = random_weights(ty, rows, cols, &mut r);
                     let w = WeightView::new(ty, &data, rows, cols).unwrap();
                     let mut qa = Q8Act::new(cols, 1);
@@ -133,52 +145,22 @@ fn every_path_matches_scalar_int8_reference() {
                     matvec_q8_rows_scalar(&w, &qa, &mut want, 0..rows);
                     let mut got = vec![f32::NAN; rows];
                     matvec_q8_rows_on(path, &w, &qa, &mut got, 0..rows);
+                    let what = format!("{path} {ty} {rows}x{cols}");
+                    if is_exact(path, ty) {
+                        assert_eq!(bits(&got), bits(&want), "{what}");
+                        exact_cases += 1;
+                        continue;
+                    }
                     let k = 2.0 * ((cols / 32) as f64 + 16.0) * f32::EPSILON as f64;
                     let tol: Vec<f64> = (0..rows)
                         .map(|i| k * exact(ty, w.row(i), &qa).1 + 1e-30)
                         .collect();
-                    assert_within(&got, &want, &tol, &format!("{path} {ty} {rows}x{cols}"));
+                    assert_within(&got, &want, &tol, &what);
                 }
             }
         }
     }
-}
-
-/// The kernels that sum each row's block in one int32 and add `(d_w·d_x)·isum` in block order,
-/// as the reference does (AVX2 Q4_0, every NEON int8 kernel): they must equal it bit for bit
-/// (a lane left out of the row reduction, a wrong −8 offset or a fused multiply-add breaks this).
-fn exact_kernels() -> Vec<(Path, GgmlType)> {
-    if cfg!(target_arch = "aarch64") {
-        let paths = simd_paths();
-        paths
-            .into_iter()
-            .flat_map(|p| TYPES.map(|t| (p, t)))
-            .collect()
-    } else if Path::Avx2.is_supported() {
-        vec![(Path::Avx2, GgmlType::Q4_0)]
-    } else {
-        vec![]
-    }
-}
-
-#[test]
-fn int32_block_sum_kernels_equal_the_reference_bit_for_bit() {
-    let mut r = Rng::new(2004);
-    for (path, ty) in exact_kernels() {
-        for cols in [32, 64, 288, 768, 2080] {
-            for rows in [1, 3, 4, 9] {
-                let data = random_weights(ty, rows, cols, &mut r);
-                let w = WeightView::new(ty, &data, rows, cols).unwrap();
-                let mut qa = Q8Act::new(cols, 1);
-                qa.quantize_on(path, &r.normal_vec(cols), cols);
-                let mut want = vec![f32::NAN; rows];
-                matvec_q8_rows_scalar(&w, &qa, &mut want, 0..rows);
-                let mut got = vec![f32::NAN; rows];
-                matvec_q8_rows_on(path, &w, &qa, &mut got, 0..rows);
-                assert_eq!(bits(&got), bits(&want), "{path} {ty} {rows}x{cols}");
-            }
-        }
-    }
+    eprintln!("{exact_cases} cases held bit for bit");
 }
 
 #[test]
