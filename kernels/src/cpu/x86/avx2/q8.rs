@@ -91,9 +91,9 @@ pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
 /// comes off the i16 pair sums (8·(x_2i + x_2i+1), shared by the rows), an i16 `hadd` tree
 /// folds the four rows' pairs into `[r0 r1 r2 r3]` per 128-bit half, and the block is added
 /// in f32 as `(d_w·d_x)·isum`, in block order, without fusing. So this kernel equals the
-/// reference bit for bit, and it does a third fewer integer multiplies than eight-lane partial
-/// sums per row (which AVX2's multiply ports bound): one `madd` per four rows instead of one
-/// per row. The nibble split is one per-lane shift of the 16 bytes broadcast to both lanes, and
+/// reference bit for bit, and it does 6 integer multiplies per block of four rows where
+/// eight-lane partial sums per row did 10 (AVX2's multiply ports bound this kernel): one `madd`
+/// per four rows instead of one per row and one for the offset. The nibble split is one per-lane shift of the 16 bytes broadcast to both lanes, and
 /// the four rows share one scale conversion. `matvec/Q4_0-i8/768x1536/avx2/1t` (criterion,
 /// cache-resident) went from 13.8–15.6 to 14.6–17.0 GB/s, llama-124m Q4_0 decode on the AVX2
 /// path from ~280 to ~306 tok/s (2 threads, Zen 4 VM, alternating runs).
