@@ -4,6 +4,8 @@
 
 use std::arch::aarch64::*;
 
+use super::matvec::ld_f16;
+use crate::cpu::attn::f16;
 use crate::cpu::attn_block::{TILE, TileMath};
 
 /// The NEON products (NEON is part of the aarch64 baseline).
@@ -98,6 +100,17 @@ impl TileMath for NeonTiles {
                     }
                 }
             }
+        }
+    }
+
+    /// f16 rows widened 4 at a time with FCVTL: `half`'s slice conversion checks FEAT_FP16 at
+    /// run time and calls out of line per 4 elements on aarch64.
+    #[inline(always)]
+    fn widen(src: &[f16], dst: &mut [f32]) {
+        assert!(src.len() == dst.len() && src.len().is_multiple_of(4));
+        for (i, o) in dst.chunks_exact_mut(4).enumerate() {
+            // SAFETY: 4 halves at 4·i and 4 floats in `o` (asserted); NEON is baseline.
+            unsafe { vst1q_f32(o.as_mut_ptr(), ld_f16(src.as_ptr().add(4 * i).cast())) };
         }
     }
 }
