@@ -12,8 +12,8 @@
 //! `*_scalar` functions are the reference of exactly this scheme. The SIMD paths compute the
 //! same products exactly in int32, in partial sums ("lanes") of a few elements each, and sum
 //! `(d_w·d_x)·lane` in f32: they differ from the reference only in rounding, bounded by
-//! 2·(blocks + 16)·ε·Σ_j |d_w·d_x·q_w,j·q_x,j| (tests/simd_q8.rs). The AVX2 Q4_0 kernel and
-//! the NEON kernels sum each block in one int32 and so equal the reference exactly.
+//! 2·(blocks + 16)·ε·Σ_j |d_w·d_x·q_w,j·q_x,j| (tests/simd_q8.rs). The AVX2 and
+//! NEON kernels sum each block in one int32 and so equal the reference exactly.
 //! The engine allocates a [`Q8Act`] once (session init); quantizing into it never allocates.
 
 use std::ops::Range;

@@ -3,7 +3,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{Avx2, ahead, block_scale8, hmax, hsum4, prefetch};
+use super::{Avx2, ahead, hmax, prefetch};
 use crate::cpu::matvec_q8::Q8Row;
 use crate::quant::{Q4_0_BYTES, Q8_0_BYTES, QK8_0};
 
@@ -63,28 +63,75 @@ fn dot_i8(w: __m256i, x: __m256i) -> __m256i {
     _mm256_madd_epi16(p, _mm256_set1_epi16(1))
 }
 
+/// Q8_0 with each row's block sum in one int32, as the scalar reference has it: `dot_i8`'s
+/// eight int32 lanes per row, an int32 `hadd` tree over the four rows, and the block added in
+/// f32 as `(d_w·d_x)·isum` in block order, unfused (see [`add_blocks`]): bit for bit the
+/// reference.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
     let nb = blocks(&r, &x, Q8_0_BYTES);
     let p = r.map(|s| s.as_ptr());
     let ah = ahead(&r);
-    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut acc = _mm_setzero_ps();
     for b in 0..nb {
         // SAFETY: b < nb: block b of the activation (32 bytes) and of each row (34 bytes)
         // are in bounds (checked by `blocks`).
         unsafe {
             let xq = _mm256_loadu_si256(x.qs.as_ptr().add(b * QK8_0).cast());
-            let dx = _mm256_set1_ps(*x.d.get_unchecked(b));
-            for k in 0..4 {
+            let lanes: [__m256i; 4] = std::array::from_fn(|k| {
                 let blk = p[k].add(b * Q8_0_BYTES);
                 prefetch(blk, ah);
-                let wq = _mm256_loadu_si256(blk.add(2).cast());
-                let s = _mm256_cvtepi32_ps(dot_i8(wq, xq));
-                acc[k] = _mm256_fmadd_ps(s, _mm256_mul_ps(block_scale8(blk), dx), acc[k]);
-            }
+                dot_i8(_mm256_loadu_si256(blk.add(2).cast()), xq)
+            });
+            let halves = _mm256_hadd_epi32(
+                _mm256_hadd_epi32(lanes[0], lanes[1]),
+                _mm256_hadd_epi32(lanes[2], lanes[3]),
+            );
+            acc = add_block(acc, &p, b * Q8_0_BYTES, *x.d.get_unchecked(b), halves);
         }
     }
-    hsum4(acc)
+    store4(acc)
+}
+
+/// `acc + (d_w·d_x)·isum` for the four rows, where `halves` holds each row's block sum split
+/// over the two 128-bit halves and the rows' fp16 scales sit at byte `off` of their blocks:
+/// the scalar reference's two roundings, in its order. The scales are packed in a general
+/// register, one move into the vector unit (gathering them with `vpinsrw` saturated the shuffle
+/// port).
+///
+/// # Safety
+/// 2 readable bytes at `off` in each row.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+unsafe fn add_block(
+    acc: __m128,
+    p: &[*const u8; 4],
+    off: usize,
+    dx: f32,
+    halves: __m256i,
+) -> __m128 {
+    let isum = _mm_add_epi32(
+        _mm256_castsi256_si128(halves),
+        _mm256_extracti128_si256::<1>(halves),
+    );
+    // SAFETY: the caller's contract.
+    let h = p.map(|r| unsafe { r.add(off).cast::<u16>().read_unaligned() } as u64);
+    let h = h[0] | h[1] << 16 | h[2] << 32 | h[3] << 48;
+    let dw = _mm_cvtph_ps(_mm_cvtsi64_si128(h as i64));
+    _mm_add_ps(
+        acc,
+        _mm_mul_ps(_mm_mul_ps(dw, _mm_set1_ps(dx)), _mm_cvtepi32_ps(isum)),
+    )
+}
+
+/// The four lanes of `v` as an array.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn store4(v: __m128) -> [f32; 4] {
+    let mut out = [0.0f32; 4];
+    // SAFETY: `out` holds 4 floats.
+    unsafe { _mm_storeu_ps(out.as_mut_ptr(), v) };
+    out
 }
 
 /// Q4_0 with each row's block sum in one int32, as the scalar reference has it: the −8 offset
@@ -112,7 +159,6 @@ pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
         // SAFETY: as in `dot4_q8_0` (18-byte blocks).
         unsafe {
             let xq = _mm256_loadu_si256(x.qs.as_ptr().add(b * QK8_0).cast());
-            let dx = _mm_set1_ps(*x.d.get_unchecked(b));
             // 8·(x_2i + x_2i+1): the −8 offset of each nibble pair, taken off in i16.
             let offset = _mm256_maddubs_epi16(eights, xq);
             let pairs: [__m256i; 4] = std::array::from_fn(|k| {
@@ -132,19 +178,8 @@ pub(super) fn dot4_q4_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
                 ),
                 ones,
             );
-            let isum = _mm_add_epi32(
-                _mm256_castsi256_si128(halves),
-                _mm256_extracti128_si256::<1>(halves),
-            );
-            // The four fp16 scales packed in a general register: one move into the vector unit.
-            let h = p.map(|r| r.add(b * Q4_0_BYTES).cast::<u16>().read_unaligned() as u64);
-            let h = h[0] | h[1] << 16 | h[2] << 32 | h[3] << 48;
-            let dw = _mm_cvtph_ps(_mm_cvtsi64_si128(h as i64));
-            acc = _mm_add_ps(acc, _mm_mul_ps(_mm_mul_ps(dw, dx), _mm_cvtepi32_ps(isum)));
+            acc = add_block(acc, &p, b * Q4_0_BYTES, *x.d.get_unchecked(b), halves);
         }
     }
-    let mut out = [0.0f32; 4];
-    // SAFETY: `out` holds 4 floats.
-    unsafe { _mm_storeu_ps(out.as_mut_ptr(), acc) };
-    out
+    store4(acc)
 }
