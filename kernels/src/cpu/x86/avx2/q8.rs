@@ -65,7 +65,7 @@ fn dot_i8(w: __m256i, x: __m256i) -> __m256i {
 
 /// Q8_0 with each row's block sum in one int32, as the scalar reference has it: `dot_i8`'s
 /// eight int32 lanes per row, an int32 `hadd` tree over the four rows, and the block added in
-/// f32 as `(d_w·d_x)·isum` in block order, unfused (see [`add_blocks`]): bit for bit the
+/// f32 as `(d_w·d_x)·isum` in block order, unfused (see [`add_block`]): bit for bit the
 /// reference.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) fn dot4_q8_0(r: [&[u8]; 4], x: Q8Row) -> [f32; 4] {
@@ -140,8 +140,9 @@ fn store4(v: __m128) -> [f32; 4] {
 /// in f32 as `(d_w·d_x)·isum`, in block order, without fusing. So this kernel equals the
 /// reference bit for bit, and it does 6 integer multiplies per block of four rows where
 /// eight-lane partial sums per row did 10 (AVX2's multiply ports bound this kernel): one `madd`
-/// per four rows instead of one per row and one for the offset. The nibble split is one per-lane shift of the 16 bytes broadcast to both lanes, and
-/// the four rows share one scale conversion. `matvec/Q4_0-i8/768x1536/avx2/1t` (criterion,
+/// per four rows instead of one per row and one for the offset. The nibble split is one
+/// per-lane shift of the 16 bytes broadcast to both lanes, and the four rows share one scale
+/// conversion ([`add_block`]). `matvec/Q4_0-i8/768x1536/avx2/1t` (criterion,
 /// cache-resident) went from 13.8–15.6 to 14.6–17.0 GB/s, llama-124m Q4_0 decode on the AVX2
 /// path from ~280 to ~306 tok/s (2 threads, Zen 4 VM, alternating runs).
 #[target_feature(enable = "avx2,fma,f16c")]
