@@ -46,6 +46,21 @@ const QK: usize = 32;
 /// the rows were evicted before the next tile filled the rest of their lines).
 const BLOCK: usize = 8;
 
+/// Bytes per block of the tiles' weights: Q4_0 (`q4`) or Q8_0.
+const fn block_bytes(q4: bool) -> usize {
+    if q4 {
+        crate::quant::Q4_0_BYTES
+    } else {
+        crate::quant::Q8_0_BYTES
+    }
+}
+
+/// The rows of the row tile at `r0` (rows past the end repeat the last row, so every tile
+/// computes R rows the same way).
+fn tile_rows<'a>(w: &WeightView<'a>, r0: usize) -> [&'a [u8]; R] {
+    std::array::from_fn(|k| w.row((r0 + k).min(w.rows - 1)))
+}
+
 /// Quantized activations in the tiles' layout, for groups of 16 tokens. Per group and block:
 /// `xs`: 8 × 64 bytes, vector `j` holding quants `4j..4j+4` of token 0, then token 1, …;
 /// `sums`: Σ of the block's 32 quants per token (i32); `d`: the block scale per token.

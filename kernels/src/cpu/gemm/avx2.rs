@@ -15,7 +15,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{LANES, Packed, QK, R};
+use super::{LANES, Packed, QK, R, block_bytes, tile_rows};
 use crate::GgmlType;
 use crate::cpu::matvec::WeightView;
 
@@ -43,13 +43,10 @@ pub(super) unsafe fn prep(
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) fn wscales(w: &WeightView, r0: usize, nb: usize, wscale: &mut [f32]) {
     const { assert!(R == 8) };
-    let (rb, bb) = (w.row_bytes(), if w.ty == GgmlType::Q8_0 { 34 } else { 18 });
+    let (rb, bb) = (w.row_bytes(), block_bytes(w.ty == GgmlType::Q4_0));
     assert_eq!(rb, nb * bb);
     assert!(wscale.len() >= nb * R);
-    let rows: [&[u8]; R] = std::array::from_fn(|k| {
-        let r = (r0 + k).min(w.rows - 1);
-        &w.data[r * rb..(r + 1) * rb]
-    });
+    let rows = tile_rows(w, r0);
     for b in 0..nb {
         let h: [i16; R] =
             std::array::from_fn(|k| i16::from_le_bytes([rows[k][b * bb], rows[k][b * bb + 1]]));
@@ -97,13 +94,10 @@ pub(super) unsafe fn tile<const Q4: bool>(
     g: usize,
     out: &mut [[f32; R]; LANES],
 ) {
-    let (m, rb, nb) = (w.rows, w.row_bytes(), pk.nb);
+    let nb = pk.nb;
     let wscale = &pk.wscale[pk.tile_range(slot)];
-    let bb = if Q4 { 18 } else { 34 };
-    let base = w.data.as_ptr();
-    // SAFETY: every row index is < m, so each row's `rb` bytes are in bounds.
-    let rows: [*const u8; R] =
-        std::array::from_fn(|k| unsafe { base.add((r0 + k).min(m - 1) * rb) });
+    let bb = block_bytes(Q4);
+    let rows = tile_rows(w, r0).map(<[u8]>::as_ptr);
     let gb = g * nb;
     let (ones, m4) = (_mm256_set1_epi16(1), _mm256_set1_epi8(0x0f));
     for half in 0..2 {

@@ -3,7 +3,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{LANES, Packed, QK, R};
+use super::{LANES, Packed, QK, R, block_bytes, tile_rows};
 use crate::cpu::matvec::WeightView;
 
 /// `wsum[b·8 + k]` = −128·Σ quants of block b of row `r0 + k` (Q8_0; rows past the end
@@ -16,10 +16,7 @@ fn wsums(w: &WeightView, r0: usize, nb: usize, wsum: &mut [i32]) {
     let rb = w.row_bytes();
     assert_eq!(rb, nb * 34);
     assert!(wsum.len() >= nb * R);
-    let base = w.data.as_ptr();
-    // SAFETY: every row index is < rows, so each row's `rb` bytes are in bounds.
-    let rows: [*const u8; R] =
-        std::array::from_fn(|k| unsafe { base.add((r0 + k).min(w.rows - 1) * rb) });
+    let rows = tile_rows(w, r0).map(<[u8]>::as_ptr);
     let (zero, ones) = (_mm256_setzero_si256(), _mm256_set1_epi8(1));
     for b in 0..nb {
         // SAFETY: block b < nb of each row (34 bytes, quants from byte 2) is in bounds, and
@@ -123,14 +120,11 @@ pub(super) unsafe fn tile<const Q4: bool>(
     g: usize,
     out: &mut [[f32; R]; LANES],
 ) {
-    let (m, rb, nb) = (w.rows, w.row_bytes(), pk.nb);
+    let nb = pk.nb;
     let at = pk.tile_range(slot);
     let (wsum, wscale) = (&pk.wsum[at.clone()], &pk.wscale[at]);
-    let bb = if Q4 { 18 } else { 34 };
-    let base = w.data.as_ptr();
-    // SAFETY: every row index is < m, so each row's `rb` bytes are in bounds.
-    let rows: [*const u8; R] =
-        std::array::from_fn(|k| unsafe { base.add((r0 + k).min(m - 1) * rb) });
+    let bb = block_bytes(Q4);
+    let rows = tile_rows(w, r0).map(<[u8]>::as_ptr);
     let gb = g * nb;
     // SAFETY (all loads below): block b < nb of group g < groups is inside the packed
     // buffers (`pack` checked the capacity), and of every row (nb · bb == rb).

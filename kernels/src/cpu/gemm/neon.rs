@@ -10,7 +10,7 @@
 
 use std::arch::aarch64::*;
 
-use super::{LANES, Packed, QK, R};
+use super::{LANES, Packed, QK, R, block_bytes, tile_rows};
 use crate::GgmlType;
 use crate::cpu::arm::{block_scale, sdot};
 use crate::cpu::matvec::WeightView;
@@ -29,11 +29,9 @@ pub(super) unsafe fn prep(
     _wsum: &mut [i32],
     wscale: &mut [f32],
 ) {
-    let (rb, bb) = (w.row_bytes(), if w.ty == GgmlType::Q8_0 { 34 } else { 18 });
+    let (rb, bb) = (w.row_bytes(), block_bytes(w.ty == GgmlType::Q4_0));
     assert_eq!(rb, nb * bb);
-    for k in 0..R {
-        let r = (r0 + k).min(w.rows - 1);
-        let row = &w.data[r * rb..(r + 1) * rb];
+    for (k, row) in tile_rows(w, r0).into_iter().enumerate() {
         for b in 0..nb {
             // SAFETY: block b's two scale bytes lie in `row` (rb = nb·bb); NEON is baseline.
             wscale[b * R + k] = unsafe { block_scale(row[b * bb..b * bb + 2].as_ptr()) };
@@ -56,13 +54,10 @@ pub(super) unsafe fn tile<const Q4: bool>(
     g: usize,
     out: &mut [[f32; R]; LANES],
 ) {
-    let (m, rb, nb) = (w.rows, w.row_bytes(), pk.nb);
+    let nb = pk.nb;
     let wscale = &pk.wscale[pk.tile_range(slot)];
-    let bb = if Q4 { 18 } else { 34 };
-    let base = w.data.as_ptr();
-    // SAFETY: every row index is < m, so each row's `rb` bytes are in bounds.
-    let rows: [*const u8; R] =
-        std::array::from_fn(|k| unsafe { base.add((r0 + k).min(m - 1) * rb) });
+    let bb = block_bytes(Q4);
+    let rows = tile_rows(w, r0).map(<[u8]>::as_ptr);
     let gb = g * nb;
     let m4 = vdupq_n_u8(0x0f);
     for quarter in 0..LANES / QUARTER {
