@@ -42,7 +42,7 @@ pub struct Args {
     /// KV window of attention layers (default: the session default).
     #[arg(long)]
     kv_window: Option<usize>,
-    /// KV cache element type: f32 or f16 (CPU only).
+    /// KV cache element type: f32 or f16.
     #[arg(long, default_value = "f32")]
     kv_type: KvType,
     /// Where the model runs: cpu, gpu or auto. On the GPU, decode samples greedily there and

@@ -193,7 +193,7 @@ pub struct SessionArgs {
     #[arg(long, default_value_t = SessionConfig::default().kv_window)]
     pub kv_window: usize,
     /// How the KV cache stores keys and values: f32 (exact) or f16 (half the memory and half
-    /// the bytes attention reads per token; CPU only).
+    /// the bytes attention reads per token).
     #[arg(long, default_value = "f32")]
     pub kv_type: KvType,
     /// Multiply Q8_0/Q4_0 weights with int8-quantized activations (llama.cpp's scheme): the

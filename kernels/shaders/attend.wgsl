@@ -5,7 +5,8 @@
 //
 // Bindings:
 //   2 arena    q, y: [n, heads·hd]; k, v: [n, kv_heads·hd] views
-//   3 ring     array<f32>, read_write: keys [cap, kv_heads·hd] then values (at cap·kv_heads·hd)
+//   3 ring     keys [cap, kv_heads·hd] then values (at cap·kv_heads·hd), f32 or f16
+//              elements (common.wgsl: KV_F32 / KV_F16)
 //   4 scores   array<f32>, read_write: [kv_heads, cap] scratch
 // Grid: x = kv_heads (one workgroup per kv head, its query heads in turn; rows in order, so a
 // prefill chunk sees exactly the ring the CPU sees after each append).
@@ -20,7 +21,6 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(3) var<storage, read_write> ring: array<f32>;
 @group(0) @binding(4) var<storage, read_write> scores: array<f32>;
 
 @compute @workgroup_size(256)
@@ -43,10 +43,8 @@ fn main(ids: Ids) {
         if live {
             let ko = row_at(p.k_off, p.k_stride, p.k_mode, t) + j * p.hd;
             let vo = row_at(p.v_off, p.v_stride, p.v_mode, t) + j * p.hd;
-            for (var i = ids.li; i < p.hd; i += WG) {
-                ring[slot * width + j * p.hd + i] = arena[ko + i];
-                ring[vbase + slot * width + j * p.hd + i] = arena[vo + i];
-            }
+            kv_store(slot * width + j * p.hd, ko, p.hd, ids.li);
+            kv_store(vbase + slot * width + j * p.hd, vo, p.hd, ids.li);
         }
         storageBarrier();
         for (var r = 0u; r < rep; r++) {
@@ -58,7 +56,7 @@ fn main(ids: Ids) {
                     let kb = s * width + j * p.hd;
                     var dot = 0.0;
                     for (var i = 0u; i < p.hd; i++) {
-                        dot += arena[qo + i] * ring[kb + i];
+                        dot += arena[qo + i] * kv(kb + i);
                     }
                     let sc = dot * p.scale;
                     scores[sbase + s] = sc;
@@ -81,7 +79,7 @@ fn main(ids: Ids) {
                 for (var i = ids.li; i < p.hd; i += WG) {
                     var acc = 0.0;
                     for (var s = 0u; s < filled; s++) {
-                        acc += scores[sbase + s] * ring[vbase + s * width + j * p.hd + i];
+                        acc += scores[sbase + s] * kv(vbase + s * width + j * p.hd + i);
                     }
                     arena[yo + i] = acc / l;
                 }

@@ -9,7 +9,8 @@
 //
 // Bindings:
 //   2 arena    q, y: [heads·hd]; k, v: [kv_heads·hd] (the run's last row of each view)
-//   3 ring     array<f32>, read_write: keys [cap, kv_heads·hd] then values (at cap·kv_heads·hd)
+//   3 ring     keys [cap, kv_heads·hd] then values (at cap·kv_heads·hd), f32 or f16
+//              elements (common.wgsl: KV_F32 / KV_F16)
 //   4 part     array<f32>, read_write: [heads, splits, hd + 2] = Σ p·v, m, l
 // Grid: x = heads, z = splits (= ceil(cap / SPLIT)); hd ≤ 256 and a multiple of 4.
 // Every loop over slots or elements issues several independent loads per step (4 consecutive
@@ -24,7 +25,6 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(3) var<storage, read_write> ring: array<f32>;
 @group(0) @binding(4) var<storage, read_write> part: array<f32>;
 
 const SPLIT: u32 = 64u; // ring slots per workgroup (ops.rs: ATTEND_SPLIT)
@@ -40,16 +40,17 @@ fn q4(i: u32) -> vec4<f32> {
     return vec4<f32>(qs[i], qs[i + 1u], qs[i + 2u], qs[i + 3u]);
 }
 
-// 4 consecutive key elements at `at`: of the arena (the token's own key) or of the ring.
+// 4 consecutive key elements at `at`: of the arena (the token's own key, as the ring keeps
+// it) or of the ring.
 fn k4(own: bool, at: u32) -> vec4<f32> {
     if own {
-        return vec4<f32>(arena[at], arena[at + 1u], arena[at + 2u], arena[at + 3u]);
+        return as_kv4(vec4<f32>(arena[at], arena[at + 1u], arena[at + 2u], arena[at + 3u]));
     }
-    return vec4<f32>(ring[at], ring[at + 1u], ring[at + 2u], ring[at + 3u]);
+    return kv4(at);
 }
 
 // Value dims dl, dl + 64, dl + 128, dl + 192 (those < hd) of ring slot `s` (at vb + s · width),
-// or of the token's own value (at vo + dl) when s is its slot.
+// or of the token's own value (at vo + dl, as the ring keeps it) when s is its slot.
 fn vrow(s: u32, cur: u32, vo: u32, vb: u32, width: u32, dl: u32) -> vec4<f32> {
     var v = vec4<f32>(0.0);
     if s == cur {
@@ -57,12 +58,13 @@ fn vrow(s: u32, cur: u32, vo: u32, vb: u32, width: u32, dl: u32) -> vec4<f32> {
         if dl + 64u < p.hd { v.y = arena[vo + dl + 64u]; }
         if dl + 128u < p.hd { v.z = arena[vo + dl + 128u]; }
         if dl + 192u < p.hd { v.w = arena[vo + dl + 192u]; }
+        v = as_kv4(v);
     } else {
         let at = vb + s * width;
-        if dl < p.hd { v.x = ring[at]; }
-        if dl + 64u < p.hd { v.y = ring[at + 64u]; }
-        if dl + 128u < p.hd { v.z = ring[at + 128u]; }
-        if dl + 192u < p.hd { v.w = ring[at + 192u]; }
+        if dl < p.hd { v.x = kv(at); }
+        if dl + 64u < p.hd { v.y = kv(at + 64u); }
+        if dl + 128u < p.hd { v.z = kv(at + 128u); }
+        if dl + 192u < p.hd { v.w = kv(at + 192u); }
     }
     return v;
 }
@@ -91,10 +93,8 @@ fn main(ids: Ids) {
     let ko = row_at(p.k_off, p.k_stride, p.k_mode, t) + kvh * p.hd;
     let vo = row_at(p.v_off, p.v_stride, p.v_mode, t) + kvh * p.hd;
     if h % rep == 0u && cur >= lo && cur < lo + SPLIT {
-        for (var i = li; i < p.hd; i += WG) {
-            ring[cur * width + kvh * p.hd + i] = arena[ko + i];
-            ring[vbase + cur * width + kvh * p.hd + i] = arena[vo + i];
-        }
+        kv_store(cur * width + kvh * p.hd, ko, p.hd, li);
+        kv_store(vbase + cur * width + kvh * p.hd, vo, p.hd, li);
     }
     if lo >= filled {
         // An empty split (the ring is not that full yet): weight zero in the merge.

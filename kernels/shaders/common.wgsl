@@ -233,3 +233,95 @@ fn f16_at(buf_word: u32, idx: u32) -> f32 {
 fn bf16_at(buf_word: u32, idx: u32) -> f32 {
     return bitcast<f32>(select(buf_word << 16u, buf_word & 0xffff0000u, (idx & 1u) == 1u));
 }
+
+#if KV_F32 || KV_F16
+// The KV ring of the attention kernels (binding 3): keys [cap, width] then values, addressed
+// by element. KV_F32 keeps f32 elements; KV_F16 keeps f16 pairs, element 2i in the low half
+// of word i (the CPU ring's little-endian f16 bytes), so an f16 ring is half the bytes. The
+// conversions are integer ops (as half_to_f32): exact everywhere, where pack2x16float would
+// need a capability downlevel adapters lack and may round or flush as the driver likes.
+#if KV_F16
+@group(0) @binding(3) var<storage, read_write> ring: array<u32>;
+#else
+@group(0) @binding(3) var<storage, read_write> ring: array<f32>;
+#endif
+
+#if KV_F16
+// f32 → IEEE half bits, rounded to nearest even as the CPU ring rounds: ±inf from 65520 (half
+// a step past the largest half) up, subnormals below 2⁻¹⁴, NaN stays NaN.
+fn f32_to_half(x: f32) -> u32 {
+    let b = bitcast<u32>(x);
+    let sign = (b >> 16u) & 0x8000u;
+    let a = b & 0x7fffffffu;
+    if a > 0x7f800000u {
+        return sign | 0x7e00u;
+    }
+    if a >= 0x477ff000u {
+        return sign | 0x7c00u;
+    }
+    if a >= 0x38800000u {
+        // Normal: rebias the exponent (127 → 15), round the 13 dropped bits to even.
+        let m = a - 0x38000000u;
+        return sign | ((m + 0xfffu + ((m >> 13u) & 1u)) >> 13u);
+    }
+    if a < 0x33000000u {
+        return sign; // below 2⁻²⁵ (half the smallest subnormal): ±0
+    }
+    // Subnormal: k · 2⁻²⁴ with k = mantissa (implicit bit set) >> (126 − exponent), to even.
+    let shift = 126u - (a >> 23u);
+    let mant = (a & 0x7fffffu) | 0x800000u;
+    let k = mant >> shift;
+    let rest = mant & ((1u << shift) - 1u);
+    let half = 1u << (shift - 1u);
+    let up = rest > half || (rest == half && (k & 1u) == 1u);
+    return sign | (k + select(0u, 1u, up));
+}
+#endif
+
+// Ring element `e`.
+fn kv(e: u32) -> f32 {
+#if KV_F16
+    return f16_at(ring[e >> 1u], e);
+#else
+    return ring[e];
+#endif
+}
+
+// Ring elements e..e + 4 (e even).
+fn kv4(e: u32) -> vec4<f32> {
+#if KV_F16
+    let lo = ring[e >> 1u];
+    let hi = ring[(e >> 1u) + 1u];
+    return vec4<f32>(f16_at(lo, 0u), f16_at(lo, 1u), f16_at(hi, 0u), f16_at(hi, 1u));
+#else
+    return vec4<f32>(ring[e], ring[e + 1u], ring[e + 2u], ring[e + 3u]);
+#endif
+}
+
+// What the ring keeps of x.
+fn as_kv(x: f32) -> f32 {
+#if KV_F16
+    return half_to_f32(f32_to_half(x));
+#else
+    return x;
+#endif
+}
+
+fn as_kv4(x: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(as_kv(x.x), as_kv(x.y), as_kv(x.z), as_kv(x.w));
+}
+
+// Copies arena[src..src + n] into the ring at element `dst`, spread over the workgroup's
+// lanes (`li`), as `as_kv` rounds them (f16: dst and n even).
+fn kv_store(dst: u32, src: u32, n: u32, li: u32) {
+#if KV_F16
+    for (var i = 2u * li; i < n; i += 2u * WG) {
+        ring[(dst + i) >> 1u] = f32_to_half(arena[src + i]) | (f32_to_half(arena[src + i + 1u]) << 16u);
+    }
+#else
+    for (var i = li; i < n; i += WG) {
+        ring[dst + i] = arena[src + i];
+    }
+#endif
+}
+#endif

@@ -6,9 +6,10 @@
 mod gpu_common;
 
 use gpu_common::{Harness, Rng, close, contexts, dense, step};
+use half::f16;
 use weft_kernels::cpu::{attn, moe, rope};
 use weft_kernels::gpu::ops::{self, AttnShape};
-use weft_kernels::gpu::{GpuContext, Step, View};
+use weft_kernels::gpu::{GpuContext, Recorder, Step, View};
 
 #[test]
 fn rope_both_layouts_match_cpu_at_large_positions() {
@@ -80,11 +81,13 @@ fn rope_pair_equals_two_ropes() {
     }
 }
 
-/// The CPU side: a StreamingLLM ring (sinks + window) as the runtime keeps it.
+/// The CPU side: a StreamingLLM ring (sinks + window) as the runtime keeps it, its elements
+/// rounded through f16 when `f16` (held here as the f32 values they round to).
 struct Ring {
     sinks: usize,
     window: usize,
     width: usize,
+    f16: bool,
     k: Vec<f32>,
     v: Vec<f32>,
     filled: usize,
@@ -97,10 +100,35 @@ impl Ring {
         } else {
             self.sinks + (pos - self.sinks) % self.window
         };
-        self.k[s * self.width..(s + 1) * self.width].copy_from_slice(k);
-        self.v[s * self.width..(s + 1) * self.width].copy_from_slice(v);
+        let row = s * self.width..(s + 1) * self.width;
+        let keep = |x: &f32| {
+            if self.f16 {
+                f16::from_f32(*x).to_f32()
+            } else {
+                *x
+            }
+        };
+        let (k, v): (Vec<f32>, Vec<f32>) =
+            (k.iter().map(keep).collect(), v.iter().map(keep).collect());
+        self.k[row.clone()].copy_from_slice(&k);
+        self.v[row].copy_from_slice(&v);
         self.filled = self.filled.max(s + 1);
     }
+}
+
+/// The ring's keys as f32 values: its words as they are (f32), or each word's two f16 halves.
+fn ring_keys(words: &[f32], s: AttnShape) -> Vec<f32> {
+    let n = (s.sinks + s.window) * s.kv_heads * s.head_dim;
+    if !s.kv_f16 {
+        return words[..n].to_vec();
+    }
+    words[..n / 2]
+        .iter()
+        .flat_map(|w| {
+            let b = w.to_bits();
+            [b as u16, (b >> 16) as u16].map(|h| f16::from_bits(h).to_f32())
+        })
+        .collect()
 }
 
 /// Runs of `ns` tokens through `ops::attend` against the CPU ring and kernel. A run of one
@@ -113,6 +141,7 @@ fn check_ring_attention(ctx: &GpuContext, s: AttnShape, chunk: usize, ns: &[usiz
         sinks: s.sinks,
         window: s.window,
         width: kw,
+        f16: s.kv_f16,
         k: vec![0.0; cap * kw],
         v: vec![0.0; cap * kw],
         filled: 0,
@@ -120,7 +149,7 @@ fn check_ring_attention(ctx: &GpuContext, s: AttnShape, chunk: usize, ns: &[usiz
     let mut r = Rng::new(seed);
     let (qo, ko, vo, yo) = (0, chunk * qw, chunk * (qw + kw), chunk * (qw + 2 * kw));
     let mut h = Harness::new(ctx, chunk * (2 * qw + 2 * kw), chunk);
-    let ring = h.buffer(&vec![0.0; s.ring_floats()]);
+    let ring = h.buffer(&vec![0.0; s.ring_words()]);
     let scratch = h.buffer(&vec![0.0; s.scratch_floats()]);
     let (q, k, v, y) = (dense(qo, qw), dense(ko, kw), dense(vo, kw), dense(yo, qw));
     let chunked = h.record(|rec| ops::attend(rec, s, q, k, v, y, &ring, &scratch));
@@ -156,7 +185,12 @@ fn check_ring_attention(ctx: &GpuContext, s: AttnShape, chunk: usize, ns: &[usiz
                 &mut want,
             );
             close(
-                &format!("attend pos {} n {n} {:?}", pos + t, ctx.tier),
+                &format!(
+                    "attend pos {} n {n} f16 {} {:?}",
+                    pos + t,
+                    s.kv_f16,
+                    ctx.tier
+                ),
                 &got[t * qw..(t + 1) * qw],
                 &want,
                 2e-5,
@@ -165,8 +199,11 @@ fn check_ring_attention(ctx: &GpuContext, s: AttnShape, chunk: usize, ns: &[usiz
         }
         pos += n;
     }
-    let keys = h.read(&ring);
-    assert_eq!(&keys[..cap * kw], &cpu.k[..], "ring keys are copies: exact");
+    let keys = ring_keys(&h.read(&ring), s);
+    assert_eq!(
+        keys, cpu.k,
+        "ring keys: copies (f32), rounded as the CPU rounds (f16)"
+    );
 }
 
 #[test]
@@ -179,9 +216,12 @@ fn attention_over_a_wrapping_ring_with_sinks_matches_cpu() {
             scale: 0.25,
             sinks: 2,
             window: 5,
+            kv_f16: false,
         };
         // Decode-sized and prefill-sized runs, wrapping the window several times.
-        check_ring_attention(ctx, s, 3, &[1, 3, 1, 2, 3, 3, 1, 3, 1, 1, 1, 1], 2);
+        let runs = [1, 3, 1, 2, 3, 3, 1, 3, 1, 1, 1, 1];
+        check_ring_attention(ctx, s, 3, &runs, 2);
+        check_ring_attention(ctx, AttnShape { kv_f16: true, ..s }, 3, &runs, 4);
         // Several 64-slot splits (ring of 3 + 150 slots), GQA, a head dim not a multiple of 16,
         // decode past two wraps with prefill runs in between.
         let s = AttnShape {
@@ -191,11 +231,100 @@ fn attention_over_a_wrapping_ring_with_sinks_matches_cpu() {
             scale: 0.15,
             sinks: 3,
             window: 150,
+            kv_f16: false,
         };
         let mut ns = vec![1; 140];
         ns.extend([4, 1, 2]);
         ns.extend(vec![1; 200]);
         check_ring_attention(ctx, s, 4, &ns, 3);
+        check_ring_attention(ctx, AttnShape { kv_f16: true, ..s }, 4, &ns, 5);
+    }
+}
+
+/// An f16 ring holds exactly the CPU ring's f16 bits (`half`'s IEEE conversion), written by
+/// both kernels: at the edges of the format (ties, the largest finite value, overflow to ±inf,
+/// subnormals and their ties, underflow to ±0) and across the exponents, half of them ties.
+#[test]
+fn f16_ring_rounds_as_the_cpu_ring() {
+    let mut key = vec![
+        1.0 + 1.0 / 2048.0, // a tie: rounds to even (1.0)
+        1.0 + 3.0 / 2048.0, // a tie: rounds to even (1 + 2⁻⁹)
+        65504.0,
+        65519.0,  // below half a step past the largest f16: 65504
+        -65520.0, // half a step past: −inf
+        1e9,
+        f32::INFINITY,
+        1e-6,                                        // subnormal
+        -3e-8,                                       // below half the smallest subnormal: −0
+        2.0f32.powi(-25),       // exactly half the smallest subnormal: a tie, to 0
+        3.0 * 2.0f32.powi(-25), // 1.5 · 2⁻²⁴: a tie, to 2 · 2⁻²⁴
+        2.0f32.powi(-14) * (1.0 - 2.0f32.powi(-12)), // rounds up to the smallest normal
+        0.0,
+        -0.0,
+    ];
+    let mut r = Rng::new(9);
+    while key.len() < 256 {
+        // Exponents from 2⁻²⁶ to 2¹⁶, random mantissas; every other one a tie (the 13 bits
+        // f16 drops are exactly half a step).
+        let e = 101 + (r.u01() * 42.0) as u32;
+        let mut m = (r.u01() * (1 << 23) as f32) as u32 & 0x7fffff;
+        if key.len() % 2 == 0 {
+            m = (m & !0x1fff) | 0x1000;
+        }
+        let sign = if r.u01() < 0.5 { 1u32 << 31 } else { 0 };
+        key.push(f32::from_bits(sign | e << 23 | m));
+    }
+    for ctx in contexts() {
+        for one_row in [true, false] {
+            let s = AttnShape {
+                heads: 1,
+                kv_heads: 1,
+                head_dim: key.len(),
+                scale: 1.0,
+                sinks: 0,
+                window: 2,
+                kv_f16: true,
+            };
+            let w = key.len();
+            // Room for two rows per view (the chunked kernel's recording).
+            let mut h = Harness::new(ctx, 8 * w, 1);
+            h.put(2 * w, &key);
+            h.put(4 * w, &key);
+            let ring = h.buffer(&vec![0.0; s.ring_words()]);
+            let scratch = h.buffer(&vec![0.0; s.scratch_floats()]);
+            h.max_rows = if one_row { 1 } else { 2 };
+            let (q, k, v, y) = (
+                dense(0, w),
+                dense(2 * w, w),
+                dense(4 * w, w),
+                dense(6 * w, w),
+            );
+            let list = h.record(|rec| ops::attend(rec, s, q, k, v, y, &ring, &scratch));
+            ctx.run(&h.step, &step(1, 0), &[&list]);
+            let got: Vec<u16> = ring_keys(&h.read(&ring), s)[..w]
+                .iter()
+                .map(|x| f16::from_f32(*x).to_bits())
+                .collect();
+            let want: Vec<u16> = key.iter().map(|x| f16::from_f32(*x).to_bits()).collect();
+            assert_eq!(got, want, "one_row {one_row} {:?}", ctx.tier);
+        }
+        // Two f16 per word: an odd head dim would split a word between heads.
+        let odd = AttnShape {
+            heads: 1,
+            kv_heads: 1,
+            head_dim: 7,
+            scale: 1.0,
+            sinks: 0,
+            window: 2,
+            kv_f16: true,
+        };
+        let mut h = Harness::new(ctx, 64, 1);
+        let ring = h.buffer(&vec![0.0; 64]);
+        let scratch = h.buffer(&vec![0.0; 64]);
+        let v = dense(0, 7);
+        let mut r = Recorder::new(ctx, &mut h.pipes, &h.step, &h.arena, 1);
+        let err = ops::attend(&mut r, odd, v, v, v, v, &ring, &scratch).unwrap_err();
+        assert!(err.to_string().contains("even head dim"), "{err}");
     }
 }
 

@@ -82,6 +82,15 @@ impl Rows {
         }
     }
 
+    /// The elements' in-memory bytes: little-endian on the hosts weft builds for (x86-64,
+    /// aarch64), which `write_le` spells out.
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Rows::F32(r) => bytemuck::cast_slice(r),
+            Rows::F16(r) => bytemuck::cast_slice(r),
+        }
+    }
+
     /// Writes every element, in order, as little-endian bytes into `out` (exactly their size).
     fn write_le(&self, out: &mut [u8]) {
         match self {
@@ -206,13 +215,10 @@ impl KvRing {
         }
     }
 
-    /// Every slot's keys then every slot's values as f32, filled or not (what a GPU ring
-    /// holds); `None` for an f16 ring.
-    pub(crate) fn all_f32(&self) -> Option<(&[f32], &[f32])> {
-        match (&self.keys, &self.values) {
-            (Rows::F32(k), Rows::F32(v)) => Some((k, v)),
-            _ => None,
-        }
+    /// Every slot's keys and every slot's values, filled or not, as the little-endian bytes of
+    /// the ring's element type (what a GPU ring holds).
+    pub(crate) fn all_bytes(&self) -> (&[u8], &[u8]) {
+        (self.keys.bytes(), self.values.bytes())
     }
 
     /// Absolute position held by each filled slot.

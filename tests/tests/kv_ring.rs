@@ -251,15 +251,3 @@ fn an_f16_ring_rounds_once_and_keeps_every_other_invariant() {
         );
     }
 }
-
-#[test]
-fn the_gpu_backend_refuses_an_f16_ring() {
-    let model = load("llama_a", OutType::F32);
-    let config = SessionConfig {
-        kv_type: KvType::F16,
-        backend: weft::backend::Backend::Gpu,
-        ..SessionConfig::default()
-    };
-    let err = model.session(config).err().expect("refused");
-    assert!(err.to_string().contains("f32 KV"), "{err}");
-}

@@ -892,12 +892,24 @@ pub struct AttnShape {
     pub scale: f32,
     pub sinks: usize,
     pub window: usize,
+    /// The ring keeps f16 keys and values (half the bytes; needs an even head dim), else f32.
+    pub kv_f16: bool,
 }
 
 impl AttnShape {
-    /// Floats of the ring (keys then values).
-    pub fn ring_floats(&self) -> usize {
-        2 * (self.sinks + self.window) * self.kv_heads * self.head_dim
+    /// 32-bit words of the ring (keys then values; two f16 elements per word).
+    pub fn ring_words(&self) -> usize {
+        let elements = 2 * (self.sinks + self.window) * self.kv_heads * self.head_dim;
+        if self.kv_f16 { elements / 2 } else { elements }
+    }
+
+    /// The shader define of the ring's element type (common.wgsl).
+    fn kv_define(&self) -> &'static [&'static str] {
+        if self.kv_f16 {
+            &["KV_F16"]
+        } else {
+            &["KV_F32"]
+        }
     }
 
     /// Ring slots per workgroup of the one-token kernel (attend1.wgsl's SPLIT).
@@ -940,6 +952,11 @@ pub fn attend(
         s.kv_heads
     );
     ensure!(s.window > 0, "attend: empty window");
+    ensure!(
+        !s.kv_f16 || s.head_dim.is_multiple_of(2),
+        "attend: an f16 ring needs an even head dim, not {}",
+        s.head_dim
+    );
     let (qw, kw) = (s.heads * s.head_dim, s.kv_heads * s.head_dim);
     r.check_view("attend q", &q, qw)?;
     r.check_view("attend k", &k, kw)?;
@@ -947,7 +964,7 @@ pub fn attend(
     r.check_view("attend y", &y, qw)?;
     same_rows("attend", &q, &y)?;
     same_rows("attend k", &k, &y)?;
-    floats("kv ring", ring, s.ring_floats())?;
+    floats("kv ring", ring, s.ring_words())?;
     floats("attention scratch", scratch, s.scratch_floats())?;
     let [qo, qs, qm] = w3(&q);
     let [ko, ks, km] = w3(&k);
@@ -978,7 +995,13 @@ pub fn attend(
     if tokens(r, &q) == 1 && s.split_fits() {
         // One token: every (head, 64 slots) in its own workgroup, then the merge.
         let binds = vec![ring.clone(), scratch.clone()];
-        r.push(Kernel::Attend1, &[], &p, binds, grid(s.heads, s.splits()))?;
+        r.push(
+            Kernel::Attend1,
+            s.kv_define(),
+            &p,
+            binds,
+            grid(s.heads, s.splits()),
+        )?;
         return r.push(
             Kernel::AttendMerge,
             &[],
@@ -989,7 +1012,7 @@ pub fn attend(
     }
     r.push(
         Kernel::Attend,
-        &[],
+        s.kv_define(),
         &p,
         vec![ring.clone(), scratch.clone()],
         grid(s.kv_heads, 1),

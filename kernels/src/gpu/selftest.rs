@@ -56,6 +56,7 @@ pub fn self_test(ctx: &GpuContext) -> Result<(), GpuError> {
         scale: 0.35,
         sinks: 1,
         window: 4,
+        kv_f16: false,
     };
     let (q, k) = (values(8, 16), values(9, 8));
 
@@ -79,7 +80,7 @@ pub fn self_test(ctx: &GpuContext) -> Result<(), GpuError> {
         }
     };
     let (nwb, sb0, ab, db) = (vec_buf(&nw), vec_buf(&s0), vec_buf(&a), vec_buf(&d));
-    let ring = vec_buf(&vec![0.0; attn_s.ring_floats()]);
+    let ring = vec_buf(&vec![0.0; attn_s.ring_words()]);
     let scratch = vec_buf(&vec![0.0; attn_s.scratch_floats()]);
     let mut pipes = Pipelines::default();
     let mut r = Recorder::new(ctx, &mut pipes, &step_buf, &buf, 1);

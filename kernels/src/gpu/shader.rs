@@ -220,6 +220,7 @@ impl Kernel {
                 .collect(),
             Kernel::Embed => WEIGHT_TYPES.iter().map(|t| vec![*t]).collect(),
             Kernel::Glu => vec![vec!["SILU"], vec!["GELU"]],
+            Kernel::Attend | Kernel::Attend1 => vec![vec!["KV_F32"], vec!["KV_F16"]],
             _ => vec![vec![]],
         }
     }

@@ -104,18 +104,6 @@ impl Session {
                 config.kv_window, config.prefill_chunk
             )));
         }
-        if config.kv_type != KvType::F32 {
-            match config.backend {
-                Backend::Cpu => {}
-                Backend::Auto => config.backend = Backend::Cpu,
-                Backend::Gpu => {
-                    return Err(SessionError::InvalidConfig(format!(
-                        "the GPU backend keeps f32 KV rings (kv_type {} is CPU only)",
-                        config.kv_type.name()
-                    )));
-                }
-            }
-        }
         let decode = model.compile(1, false);
         let prefill = model.compile(config.prefill_chunk, config.logits_all);
         assert_eq!(

@@ -178,8 +178,7 @@ impl Session {
         self.position = position as usize;
         self.has_logits = flags & HAS_LOGITS != 0;
         if let Some(g) = self.gpu.as_deref_mut() {
-            // (a GPU session's rings are f32: `select` refuses others)
-            let rings = self.state.kv.iter().filter_map(KvRing::all_f32);
+            let rings = self.state.kv.iter().map(KvRing::all_bytes);
             g.write_state(&self.state.recurrent, rings);
         }
         Ok(())

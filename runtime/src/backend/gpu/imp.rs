@@ -18,6 +18,7 @@ use crate::error::SessionError;
 use crate::model::Model;
 use crate::program::{Buf, Op, Program, StateRange, WeightId};
 use crate::session::SessionConfig;
+use crate::state::KvType;
 
 /// Picks the backend for a session: `Cpu` → none; `Gpu` → the GPU or an error; `Auto` → the
 /// GPU if one is found and passes the self-test, else the CPU with the reason logged.
@@ -141,11 +142,15 @@ impl GpuBackend {
         }
         let state = ctx.storage_buffer("weft state", state_bytes);
         let (sinks, window) = (config.kv_sinks, config.kv_window);
+        let kv_f16 = config.kv_type == KvType::F16;
         let rings = decode
             .state
             .kv
             .iter()
-            .map(|kv| ctx.storage_buffer("weft kv ring", 8 * ((sinks + window) * kv.width) as u64))
+            .map(|kv| {
+                let bytes = 2 * config.kv_type.bytes() * (sinks + window) * kv.width;
+                ctx.storage_buffer("weft kv ring", bytes as u64)
+            })
             .collect();
         let scratch_floats = all_ops()
             .filter_map(|op| match op {
@@ -162,6 +167,7 @@ impl GpuBackend {
                         scale: 1.0,
                         sinks,
                         window,
+                        kv_f16,
                     }
                     .scratch_floats(),
                 ),
@@ -183,6 +189,7 @@ impl GpuBackend {
             scratch,
             sinks,
             window,
+            kv_f16,
         };
         let embd = model.plan().token_embd.map(|m| m.id);
         if let Some(e) = embd {
@@ -586,21 +593,20 @@ impl GpuBackend {
         out.expect("map_read calls back")
     }
 
-    /// Uploads a recurrent state (CPU layout) and every KV ring (keys and values of each).
+    /// Uploads a recurrent state (CPU layout) and every KV ring (the little-endian bytes of
+    /// its keys and of its values, in the ring's element type).
     pub fn write_state<'a>(
         &mut self,
         recurrent: &[f32],
-        rings: impl IntoIterator<Item = (&'a [f32], &'a [f32])>,
+        rings: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
     ) {
         for &(off, len, at) in &self.state_ranges {
             let bytes = bytemuck_f32(&recurrent[off..off + len]);
             self.ctx.queue.write_buffer(&self.res.state, at, bytes);
         }
         for (buf, (keys, values)) in self.res.rings.iter().zip(rings) {
-            self.ctx.queue.write_buffer(buf, 0, bytemuck_f32(keys));
-            self.ctx
-                .queue
-                .write_buffer(buf, 4 * keys.len() as u64, bytemuck_f32(values));
+            self.ctx.queue.write_buffer(buf, 0, keys);
+            self.ctx.queue.write_buffer(buf, keys.len() as u64, values);
         }
     }
 
@@ -650,7 +656,7 @@ impl StateBytes<'_> {
         })
     }
 
-    /// Ring `i`: keys then values, little-endian f32.
+    /// Ring `i`: keys then values, little-endian, in the ring's element type.
     pub fn ring(&self, i: usize) -> &[u8] {
         let at = self.state_len + self.rings[..i].iter().map(wgpu::Buffer::size).sum::<u64>();
         &self.data[at as usize..(at + self.rings[i].size()) as usize]

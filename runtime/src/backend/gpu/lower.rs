@@ -45,6 +45,8 @@ pub struct Resources {
     pub scratch: wgpu::Buffer,
     pub sinks: usize,
     pub window: usize,
+    /// The rings keep f16 keys and values.
+    pub kv_f16: bool,
 }
 
 pub fn view(b: &Buf) -> View {
@@ -566,6 +568,7 @@ impl Resources {
                     scale: *scale,
                     sinks: self.sinks,
                     window: self.window,
+                    kv_f16: self.kv_f16,
                 };
                 let ring = Self::whole(&self.rings[*kv]);
                 let scratch = Self::whole(&self.scratch);

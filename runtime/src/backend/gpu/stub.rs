@@ -81,7 +81,7 @@ impl GpuBackend {
     pub fn write_state<'a>(
         &mut self,
         _recurrent: &[f32],
-        _rings: impl IntoIterator<Item = (&'a [f32], &'a [f32])>,
+        _rings: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
     ) {
         match *self {}
     }

@@ -14,6 +14,7 @@ use crate::gguf::Gguf;
 use crate::model::Model;
 use crate::parity::{Reference, rel_l2};
 use crate::session::{Input, SessionConfig};
+use crate::state::KvType;
 
 #[global_allocator]
 static ALLOC: weft_testkit::CountingAlloc = weft_testkit::CountingAlloc;
@@ -44,12 +45,17 @@ fn model(dir: &Path, ty: OutType) -> Arc<Model> {
 }
 
 fn config(backend: Backend, chunk: usize) -> SessionConfig {
+    config_kv(backend, chunk, KvType::F32)
+}
+
+fn config_kv(backend: Backend, chunk: usize, kv_type: KvType) -> SessionConfig {
     SessionConfig {
         backend,
         prefill_chunk: chunk,
         logits_all: true,
         kv_window: 8,
         kv_sinks: 2,
+        kv_type,
         ..SessionConfig::default()
     }
 }
@@ -64,10 +70,18 @@ fn every_fixture_matches_the_cpu_on_the_gpu() {
         let tokens = Reference::load(&dir.join("reference.safetensors"))
             .unwrap()
             .tokens;
-        for ty in [OutType::F32, OutType::Q8_0, OutType::Q4_0] {
+        let kinds = [
+            (OutType::F32, KvType::F32),
+            (OutType::Q8_0, KvType::F32),
+            (OutType::Q4_0, KvType::F32),
+            (OutType::Q8_0, KvType::F16),
+        ];
+        for (ty, kv) in kinds {
             let m = model(&dir, ty);
             let v = m.config().n_vocab;
-            let case = format!("{} {ty}", dir.file_name().unwrap().to_string_lossy());
+            let name = dir.file_name().unwrap().to_string_lossy();
+            let case = format!("{name} {ty} kv {}", kv.name());
+            let config = |backend, chunk| config_kv(backend, chunk, kv);
             // Decode, past the KV window (8) so the rings wrap.
             let mut cpu = m.session(config(Backend::Cpu, 7)).unwrap();
             let mut gpu = m.session(config(Backend::Gpu, 7)).unwrap();
@@ -166,14 +180,23 @@ fn nothing_is_created_after_init_and_host_allocations_per_step_are_constant() {
 }
 
 /// A state blob saved on one backend loads on the other (and on its own) and the stream goes on
-/// with the same logits: GPU → CPU, CPU → GPU, GPU → GPU (bit for bit), with wrapped KV rings.
+/// with the same logits: GPU → CPU, CPU → GPU, GPU → GPU (bit for bit), with wrapped KV rings
+/// of f32 and of f16.
 #[test]
 fn state_blobs_move_between_gpu_and_cpu() {
     if !gpu_present() {
         return;
     }
-    for dir in fixtures() {
-        let case = dir.file_name().unwrap().to_string_lossy().into_owned();
+    for (dir, kv) in fixtures()
+        .into_iter()
+        .flat_map(|d| [(d.clone(), KvType::F32), (d, KvType::F16)])
+    {
+        let case = format!(
+            "{} kv {}",
+            dir.file_name().unwrap().to_string_lossy(),
+            kv.name()
+        );
+        let config = |backend, chunk| config_kv(backend, chunk, kv);
         let tokens = Reference::load(&dir.join("reference.safetensors"))
             .unwrap()
             .tokens;
