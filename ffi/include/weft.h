@@ -199,8 +199,8 @@ typedef struct {
     uint32_t backend;
     // How the KV rings store keys and values: `WEFT_KV_F32` (default, exact) or `WEFT_KV_F16`
     // (half the memory and half the bytes attention reads per token, rounded once when
-    // cached; CPU backend only: `WEFT_BACKEND_GPU` then fails and `WEFT_BACKEND_AUTO` picks
-    // the CPU). 64 bits wide so that it lies past the end of the struct's first version.
+    // cached, on either backend). 64 bits wide so that it lies past the end of the struct's
+    // first version.
     uint64_t kv_type;
 } weft_session_params;
 

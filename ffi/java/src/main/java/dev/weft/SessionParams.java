@@ -14,7 +14,7 @@ public final class SessionParams {
     public int history;
     /** int8-quantized activations for Q8_0/Q4_0 weights: faster, ~0.5% rounding per matmul. */
     public boolean int8Activations;
-    /** f16 KV cache: half the memory and the bytes attention reads, rounded once (CPU only). */
+    /** f16 KV cache: half the memory and the bytes attention reads, rounded once. */
     public boolean kvF16;
 
     public SessionParams() {
