@@ -204,7 +204,11 @@ fn bench_ssm(c: &mut Criterion) {
     let (b, cc, d) = (values(dm.n, 5), values(dm.n, 6), values(dm.nh, 7));
     let mut y = vec![0.0; dm.nh * dm.p];
     g.throughput(Throughput::BytesDecimal((state.len() * 4) as u64));
-    for path in [best(), Path::Scalar] {
+    let mut paths = vec![best(), Path::Scalar];
+    if best() != Path::Avx2 && Path::Avx2.is_supported() {
+        paths.insert(1, Path::Avx2); // the AVX-512 kernel's baseline
+    }
+    for path in paths {
         g.bench_function(format!("mamba2-24x64x128/{path}"), |bn| {
             bn.iter(|| {
                 ssm_step_mamba2_heads_on(

@@ -238,7 +238,16 @@ fn gelu_matches_exact_erf() {
 #[test]
 fn mamba2_state_exact_and_y_within_bound() {
     let mut r = Rng::new(4003);
-    for (nh, p, n, g) in [(4, 3, 8, 2), (6, 5, 12, 3), (24, 4, 128, 1), (2, 2, 3, 1)] {
+    let shapes = [
+        (4, 3, 8, 2),
+        (6, 5, 12, 3),
+        (24, 4, 128, 1),
+        (2, 2, 3, 1),
+        (4, 3, 16, 2),
+        (2, 3, 64, 1),
+        (4, 2, 256, 2),
+    ];
+    for (nh, p, n, g) in shapes {
         let dm = Mamba2Dims { nh, p, n, g };
         let a: Vec<f32> = (0..nh).map(|_| -r.range(0.5, 4.0)).collect();
         let d = r.normal_vec(nh);

@@ -1,6 +1,7 @@
 //! Path-taking entry points of the elementwise and recurrence kernels: both x86 SIMD paths run
-//! the AVX2 code. Each returns `false` when the path has no SIMD version (the caller then runs
-//! the scalar reference). Shapes are validated by the callers.
+//! the AVX2 code, except the SSM steps, which take AVX-512 kernels where the path has them.
+//! Each returns `false` when the path has no SIMD version (the caller then runs the scalar
+//! reference). Shapes are validated by the callers.
 
 use std::ops::Range;
 
@@ -40,10 +41,6 @@ entries! {
         taps: [&[f32]; 4], wt: &[f32], w: &[f32], bias: Option<&[f32]>, out: &mut [f32],
         silu: bool
     ) => conv::conv1d_row_k4;
-    fn ssm_mamba2(
-        state: &mut [f32], x: &[f32], dt: &[f32], a: &[f32], b: &[f32], c: &[f32], d: &[f32],
-        dims: Mamba2Dims, heads: Range<usize>, y: &mut [f32]
-    ) => ssm::mamba2;
     fn attend(
         q: &[f32], keys: &[f32], values: &[f32], n_slots: usize, heads: usize, kv_heads: usize,
         hd: usize, scale: f32, head_range: Range<usize>, out: &mut [f32]
@@ -77,6 +74,35 @@ pub(crate) fn ssm_mamba1(
     }
     // SAFETY: `avx2_of` made a token: the CPU has AVX2, FMA and F16C.
     unsafe { ssm::mamba1(state, x, dt, a, b, c, d, y) };
+    true
+}
+
+/// Mamba-2 step: the AVX-512 kernel for N = 16·2^k up to 256 on the AVX-512 paths, else the
+/// AVX2 one.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn ssm_mamba2(
+    path: Path,
+    state: &mut [f32],
+    x: &[f32],
+    dt: &[f32],
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    d: &[f32],
+    dims: Mamba2Dims,
+    heads: Range<usize>,
+    y: &mut [f32],
+) -> bool {
+    if super::avx512_of(path).is_some_and(|t| {
+        super::avx512::ssm_mamba2(t, state, x, dt, a, b, c, d, dims, heads.clone(), y)
+    }) {
+        return true;
+    }
+    if avx2_of(path).is_none() {
+        return false;
+    }
+    // SAFETY: `avx2_of` made a token: the CPU has AVX2, FMA and F16C.
+    unsafe { ssm::mamba2(state, x, dt, a, b, c, d, dims, heads, y) };
     true
 }
 

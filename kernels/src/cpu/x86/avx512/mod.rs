@@ -5,10 +5,12 @@ mod matvec;
 mod q8;
 mod ssm;
 mod ssm1;
+mod ssm2;
 mod vbmi;
 
 pub(super) use ssm::ssm_scan_mamba2;
 pub(super) use ssm1::ssm_mamba1;
+pub(super) use ssm2::ssm_mamba2;
 
 use super::{Avx512, Avx512Vbmi};
 use crate::cpu::matvec_q8::Q8Row;
