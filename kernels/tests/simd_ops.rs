@@ -246,6 +246,7 @@ fn mamba2_state_exact_and_y_within_bound() {
         (4, 3, 16, 2),
         (2, 3, 64, 1),
         (4, 2, 256, 2),
+        (2, 2, 300, 1), // past the AVX2 step's once-per-head dt·B
     ];
     for (nh, p, n, g) in shapes {
         let dm = Mamba2Dims { nh, p, n, g };
