@@ -171,38 +171,91 @@ fn mamba2(
 ) {
     let Mamba2Dims { nh, p, n, g } = dims;
     let hpg = nh / g;
+    let mut formed = [0.0f32; DTB_MAX];
     for (j, h) in heads.enumerate() {
         let grp = h / hpg;
         let (bg, cg) = (&b[grp * n..(grp + 1) * n], &c[grp * n..(grp + 1) * n]);
         let (dth, dh) = (dt[j], d[j]);
         let da = (dth * a[j]).exp();
+        // dt·B, the reference's product, for the head's P rows.
+        let dtb = &mut formed[..n.min(DTB_MAX)];
+        dtb.iter_mut().zip(bg).for_each(|(o, &bv)| *o = dth * bv);
+        let dtb = &*dtb;
         for pi in 0..p {
             let row = j * p + pi;
             let xv = x[row];
             let s = &mut state[row * n..(row + 1) * n];
-            let mut acc = [vdupq_n_f32(0.0); 4];
-            let mut k = 0;
-            while k + 4 <= n {
-                // SAFETY: k + 4 <= n = s.len() = bg.len() = cg.len().
-                unsafe {
-                    let sp = s.as_mut_ptr().add(k);
-                    let dtb = vmulq_n_f32(vld1q_f32(bg.as_ptr().add(k)), dth);
-                    let sv = vaddq_f32(vmulq_n_f32(vld1q_f32(sp), da), vmulq_n_f32(dtb, xv));
-                    vst1q_f32(sp, sv);
-                    let q = &mut acc[(k / 4) % 4];
-                    *q = vfmaq_f32(*q, sv, vld1q_f32(cg.as_ptr().add(k)));
-                }
-                k += 4;
-            }
-            let mut tail = 0.0f32;
-            for i in k..n {
-                s[i] = s[i] * da + (dth * bg[i]) * xv;
-                tail += s[i] * cg[i];
-            }
-            let sum = vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3]));
-            y[row] = (vaddvq_f32(sum) + tail) + dh * xv;
+            // SAFETY (both loads): k + 4 <= N (row_m2's loops), dtb and bg hold N floats.
+            y[row] = if n <= DTB_MAX {
+                row_m2(
+                    s,
+                    cg,
+                    da,
+                    xv,
+                    |k| unsafe { vld1q_f32(dtb.as_ptr().add(k)) },
+                    |k| dtb[k],
+                )
+            } else {
+                row_m2(
+                    s,
+                    cg,
+                    da,
+                    xv,
+                    |k| unsafe { vmulq_n_f32(vld1q_f32(bg.as_ptr().add(k)), dth) },
+                    |k| dth * bg[k],
+                )
+            } + dh * xv;
         }
     }
+}
+
+/// The largest N whose dt·B [`mamba2`] forms once per head (larger: per use).
+const DTB_MAX: usize = 256;
+
+/// One state row of N: s = s·da + dtb·xv; returns Σ s·c. `dtb4(k)` gives dt·B[k..k + 4] and
+/// `dtb1(k)` dt·B[k]. Four named accumulators, 16 floats per pass (an accumulator array
+/// indexed by the loop counter would stay in memory).
+#[target_feature(enable = "neon")]
+#[inline]
+fn row_m2(
+    s: &mut [f32],
+    c: &[f32],
+    da: f32,
+    xv: f32,
+    dtb4: impl Fn(usize) -> float32x4_t,
+    dtb1: impl Fn(usize) -> f32,
+) -> f32 {
+    let n = s.len();
+    // s[k..k + 4] updated and stored; returns acc + s·c there.
+    let mut upd = |k: usize, acc: float32x4_t| {
+        // SAFETY: k + 4 <= n = s.len() = c.len() (the loops below, the caller).
+        unsafe {
+            let sp = s.as_mut_ptr().add(k);
+            let sv = vaddq_f32(vmulq_n_f32(vld1q_f32(sp), da), vmulq_n_f32(dtb4(k), xv));
+            vst1q_f32(sp, sv);
+            vfmaq_f32(acc, sv, vld1q_f32(c.as_ptr().add(k)))
+        }
+    };
+    let [mut a0, mut a1, mut a2, mut a3] = [vdupq_n_f32(0.0); 4];
+    let mut k = 0;
+    while k + 16 <= n {
+        a0 = upd(k, a0);
+        a1 = upd(k + 4, a1);
+        a2 = upd(k + 8, a2);
+        a3 = upd(k + 12, a3);
+        k += 16;
+    }
+    while k + 4 <= n {
+        a0 = upd(k, a0);
+        k += 4;
+    }
+    let mut tail = 0.0f32;
+    for i in k..n {
+        s[i] = s[i] * da + dtb1(i) * xv;
+        tail += s[i] * c[i];
+    }
+    let sum = vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3));
+    vaddvq_f32(sum) + tail
 }
 
 #[target_feature(enable = "neon")]
