@@ -10,7 +10,8 @@
 //   4 scores   array<f32>, read_write: [kv_heads, cap] scratch
 // Grid: x = kv_heads (one workgroup per kv head, its query heads in turn; rows in order, so a
 // prefill chunk sees exactly the ring the CPU sees after each append).
-// Softmax: per-invocation running max over its slots, workgroup max, exp + sum, then Σ p·v / Σ p.
+// Softmax: per-invocation running max over its slots, workgroup max, exp + sum, then Σ p·v / Σ p
+// (for hd ≤ 128 the lanes take the slots in 2 or 4 groups).
 
 struct Params {
     q_off: u32, q_stride: u32, q_mode: u32, heads: u32,
@@ -22,6 +23,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(4) var<storage, read_write> scores: array<f32>;
+
+var<workgroup> vpart: array<f32, 256>; // the slot groups' partial Σ p·v, [group][dim]
 
 @compute @workgroup_size(256)
 fn main(ids: Ids) {
@@ -74,15 +77,36 @@ fn main(ids: Ids) {
             }
             l = wg_sum(l);
             storageBarrier();
+            // Σ p·v: with hd ≤ 128 the lanes split the slots into `groups` (every `groups`-th
+            // slot per group, its partial sums added after a barrier), so no lane walks the
+            // whole ring alone.
+            let yo = row_at(p.y_off, p.y_stride, p.y_mode, t) + hq * p.hd;
+            let span = select(select(WG, 128u, p.hd <= 128u), 64u, p.hd <= 64u);
+            let groups = WG / span;
+            let g = ids.li / span;
             if live {
-                let yo = row_at(p.y_off, p.y_stride, p.y_mode, t) + hq * p.hd;
-                for (var i = ids.li; i < p.hd; i += WG) {
+                for (var i = ids.li % span; i < p.hd; i += span) {
                     var acc = 0.0;
-                    for (var s = 0u; s < filled; s++) {
+                    for (var s = g; s < filled; s += groups) {
                         acc += scores[sbase + s] * kv(vbase + s * width + j * p.hd + i);
                     }
-                    arena[yo + i] = acc / l;
+                    if groups == 1u {
+                        arena[yo + i] = acc / l;
+                    } else {
+                        vpart[ids.li] = acc;
+                    }
                 }
+            }
+            if groups > 1u {
+                workgroupBarrier();
+                if live && ids.li < p.hd {
+                    var acc = 0.0;
+                    for (var k = 0u; k < groups; k++) {
+                        acc += vpart[k * span + ids.li];
+                    }
+                    arena[yo + ids.li] = acc / l;
+                }
+                workgroupBarrier();
             }
             storageBarrier();
         }

@@ -238,6 +238,22 @@ fn attention_over_a_wrapping_ring_with_sinks_matches_cpu() {
         ns.extend(vec![1; 200]);
         check_ring_attention(ctx, s, 4, &ns, 3);
         check_ring_attention(ctx, AttnShape { kv_f16: true, ..s }, 4, &ns, 5);
+        // Head dims past 64 and past 128 (the prefill kernel's value sums in 2 slot groups,
+        // then in 1), over a ring of 70 slots.
+        for (hd, kv_f16) in [(96, false), (96, true), (160, true)] {
+            let s = AttnShape {
+                heads: 2,
+                kv_heads: 1,
+                head_dim: hd,
+                scale: 0.1,
+                sinks: 1,
+                window: 69,
+                kv_f16,
+            };
+            let mut ns = vec![4; 20];
+            ns.extend([1, 3, 1]);
+            check_ring_attention(ctx, s, 4, &ns, 6);
+        }
     }
 }
 
