@@ -92,6 +92,47 @@ pub struct Mamba2Dims {
     pub g: usize,
 }
 
+/// The largest N the SIMD Mamba-2 steps take (they form a head's dt·B on the stack); a
+/// larger N runs the scalar reference.
+pub(crate) const SIMD_MAX_N: usize = 256;
+
+/// The SIMD Mamba-2 steps' head loop: per head, da = exp(dt·a) and dt·B (the reference's
+/// product) formed once, then `row(s, dtb, c, da, x)` for each of its P state rows, which sets
+/// s = s·da + dtb·x and returns Σ s·c; y = that + d·x. Inlined into each ISA's kernel, so `row`
+/// runs with the kernel's target features. N ≤ [`SIMD_MAX_N`]; lengths as
+/// [`ssm_step_mamba2_heads_on`] checks them.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn mamba2_rows(
+    state: &mut [f32],
+    x: &[f32],
+    dt: &[f32],
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    d: &[f32],
+    dims: Mamba2Dims,
+    heads: Range<usize>,
+    y: &mut [f32],
+    mut row: impl FnMut(&mut [f32], &[f32], &[f32], f32, f32) -> f32,
+) {
+    let Mamba2Dims { nh, p, n, g } = dims;
+    let heads_per_group = nh / g;
+    let mut formed = [0.0f32; SIMD_MAX_N];
+    let dtb = &mut formed[..n];
+    for (j, h) in heads.enumerate() {
+        let grp = h / heads_per_group;
+        let (bg, cg) = (&b[grp * n..(grp + 1) * n], &c[grp * n..(grp + 1) * n]);
+        let (dth, dh) = (dt[j], d[j]);
+        let da = (dth * a[j]).exp();
+        dtb.iter_mut().zip(bg).for_each(|(o, &bv)| *o = dth * bv);
+        for pi in 0..p {
+            let r = j * p + pi;
+            y[r] = row(&mut state[r * n..(r + 1) * n], dtb, cg, da, x[r]) + dh * x[r];
+        }
+    }
+}
+
 /// Mamba-2 step for all heads. `state` `[nh, P, N]`, `x`/`y` `[nh·P]`, `dt` (softplus'ed,
 /// clamped by the caller if needed), `a` (= −exp(A_log)), `d`: `[nh]`; `b`, `c`: `[G·N]`.
 #[allow(clippy::too_many_arguments)]
@@ -186,7 +227,7 @@ pub fn ssm_step_mamba2_heads_on(
         b.len() == g * n && c.len() == g * n,
         "ssm_step_mamba2: b/c length"
     );
-    if ops::ssm_mamba2(path, state, x, dt, a, b, c, d, dims, heads.clone(), y) {
+    if n <= SIMD_MAX_N && ops::ssm_mamba2(path, state, x, dt, a, b, c, d, dims, heads.clone(), y) {
         return;
     }
     let heads_per_group = nh / g;

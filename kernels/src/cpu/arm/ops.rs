@@ -9,7 +9,7 @@ use std::ops::Range;
 use super::exp::{self, exp4, silu4};
 use crate::cpu::attn::{KvElem, f16};
 use crate::cpu::dispatch::Path;
-use crate::cpu::ssm::Mamba2Dims;
+use crate::cpu::ssm::{Mamba2Dims, mamba2_rows};
 
 fn neon(path: Path) -> bool {
     matches!(path, Path::Neon | Path::NeonDotprod)
@@ -156,7 +156,9 @@ fn scale_inplace_k(x: &mut [f32], w: &[f32], inv: f32) {
     }
 }
 
+/// Mamba-2 step, N ≤ [`SIMD_MAX_N`](crate::cpu::ssm::SIMD_MAX_N).
 #[target_feature(enable = "neon")]
+#[allow(clippy::too_many_arguments)]
 fn mamba2(
     state: &mut [f32],
     x: &[f32],
@@ -169,69 +171,35 @@ fn mamba2(
     heads: Range<usize>,
     y: &mut [f32],
 ) {
-    let Mamba2Dims { nh, p, n, g } = dims;
-    let hpg = nh / g;
-    let mut formed = [0.0f32; DTB_MAX];
-    for (j, h) in heads.enumerate() {
-        let grp = h / hpg;
-        let (bg, cg) = (&b[grp * n..(grp + 1) * n], &c[grp * n..(grp + 1) * n]);
-        let (dth, dh) = (dt[j], d[j]);
-        let da = (dth * a[j]).exp();
-        // dt·B, the reference's product, for the head's P rows.
-        let dtb = &mut formed[..n.min(DTB_MAX)];
-        dtb.iter_mut().zip(bg).for_each(|(o, &bv)| *o = dth * bv);
-        let dtb = &*dtb;
-        for pi in 0..p {
-            let row = j * p + pi;
-            let xv = x[row];
-            let s = &mut state[row * n..(row + 1) * n];
-            // SAFETY (both loads): k + 4 <= N (row_m2's loops), dtb and bg hold N floats.
-            y[row] = if n <= DTB_MAX {
-                row_m2(
-                    s,
-                    cg,
-                    da,
-                    xv,
-                    |k| unsafe { vld1q_f32(dtb.as_ptr().add(k)) },
-                    |k| dtb[k],
-                )
-            } else {
-                row_m2(
-                    s,
-                    cg,
-                    da,
-                    xv,
-                    |k| unsafe { vmulq_n_f32(vld1q_f32(bg.as_ptr().add(k)), dth) },
-                    |k| dth * bg[k],
-                )
-            } + dh * xv;
-        }
-    }
+    mamba2_rows(
+        state,
+        x,
+        dt,
+        a,
+        b,
+        c,
+        d,
+        dims,
+        heads,
+        y,
+        |s, dtb, c, da, xv| row_m2(s, dtb, c, da, xv),
+    );
 }
 
-/// The largest N whose dt·B [`mamba2`] forms once per head (larger: per use).
-const DTB_MAX: usize = 256;
-
-/// One state row of N: s = s·da + dtb·xv; returns Σ s·c. `dtb4(k)` gives dt·B[k..k + 4] and
-/// `dtb1(k)` dt·B[k]. Four named accumulators, 16 floats per pass (an accumulator array
-/// indexed by the loop counter would stay in memory).
+/// One state row of N: s = s·da + dtb·xv (dtb = dt·B, formed once per head); returns Σ s·c.
+/// Four named accumulators, 16 floats per pass (an accumulator array indexed by the loop
+/// counter would stay in memory).
 #[target_feature(enable = "neon")]
 #[inline]
-fn row_m2(
-    s: &mut [f32],
-    c: &[f32],
-    da: f32,
-    xv: f32,
-    dtb4: impl Fn(usize) -> float32x4_t,
-    dtb1: impl Fn(usize) -> f32,
-) -> f32 {
+fn row_m2(s: &mut [f32], dtb: &[f32], c: &[f32], da: f32, xv: f32) -> f32 {
     let n = s.len();
     // s[k..k + 4] updated and stored; returns acc + s·c there.
     let mut upd = |k: usize, acc: float32x4_t| {
-        // SAFETY: k + 4 <= n = s.len() = c.len() (the loops below, the caller).
+        // SAFETY: k + 4 <= n = s.len() = dtb.len() = c.len() (the loops below, the caller).
         unsafe {
             let sp = s.as_mut_ptr().add(k);
-            let sv = vaddq_f32(vmulq_n_f32(vld1q_f32(sp), da), vmulq_n_f32(dtb4(k), xv));
+            let dk = vld1q_f32(dtb.as_ptr().add(k));
+            let sv = vaddq_f32(vmulq_n_f32(vld1q_f32(sp), da), vmulq_n_f32(dk, xv));
             vst1q_f32(sp, sv);
             vfmaq_f32(acc, sv, vld1q_f32(c.as_ptr().add(k)))
         }
@@ -251,7 +219,7 @@ fn row_m2(
     }
     let mut tail = 0.0f32;
     for i in k..n {
-        s[i] = s[i] * da + dtb1(i) * xv;
+        s[i] = s[i] * da + dtb[i] * xv;
         tail += s[i] * c[i];
     }
     let sum = vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3));

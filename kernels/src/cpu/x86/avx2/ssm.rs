@@ -6,32 +6,24 @@ use std::arch::x86_64::*;
 
 use super::exp::exp8;
 use super::hsum4;
-use crate::cpu::ssm::Mamba2Dims;
+use crate::cpu::ssm::{Mamba2Dims, mamba2_rows};
 
-/// One state row of N: s = s·da + dtb·xv; returns Σ s·c. `dtb8(k)` gives dt·B[k..k + 8] and
-/// `dtb1(k)` dt·B[k] (formed once per head, or per use). Four named accumulators, 32 floats
-/// per pass: an accumulator array indexed by the loop counter stayed in memory, each FMA
-/// waiting on the store before it (1.8× slower, measured).
+/// One state row of N: s = s·da + dtb·xv (dtb = dt·B, formed once per head); returns Σ s·c.
+/// Four named accumulators, 32 floats per pass: an accumulator array indexed by the loop
+/// counter stayed in memory, each FMA waiting on the store before it (1.8× slower, measured).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn row_m2(
-    s: &mut [f32],
-    c: &[f32],
-    da: f32,
-    xv: f32,
-    dtb8: impl Fn(usize) -> __m256,
-    dtb1: impl Fn(usize) -> f32,
-) -> f32 {
+fn row_m2(s: &mut [f32], dtb: &[f32], c: &[f32], da: f32, xv: f32) -> f32 {
     let n = s.len();
     let (vda, vx) = (_mm256_set1_ps(da), _mm256_set1_ps(xv));
     // s[k..k + 8] updated and stored; returns acc + s·c there.
     let mut upd = |k: usize, acc: __m256| {
-        // SAFETY: k + 8 <= n = s.len() = c.len() (the loops below, the caller).
+        // SAFETY: k + 8 <= n = s.len() = dtb.len() = c.len() (the loops below, the caller).
         unsafe {
             let sp = s.as_mut_ptr().add(k);
             let sv = _mm256_add_ps(
                 _mm256_mul_ps(_mm256_loadu_ps(sp), vda),
-                _mm256_mul_ps(dtb8(k), vx),
+                _mm256_mul_ps(_mm256_loadu_ps(dtb.as_ptr().add(k)), vx),
             );
             _mm256_storeu_ps(sp, sv);
             _mm256_fmadd_ps(sv, _mm256_loadu_ps(c.as_ptr().add(k)), acc)
@@ -52,16 +44,14 @@ fn row_m2(
     }
     let mut tail = 0.0f32;
     for j in k..n {
-        s[j] = s[j] * da + dtb1(j) * xv;
+        s[j] = s[j] * da + dtb[j] * xv;
         tail += s[j] * c[j];
     }
     let h = hsum4([a0, a1, a2, a3]);
     ((h[0] + h[1]) + (h[2] + h[3])) + tail
 }
 
-/// The largest N whose dt·B [`mamba2`] forms once per head (larger: per use).
-const DTB_MAX: usize = 256;
-
+/// Mamba-2 step, N ≤ [`SIMD_MAX_N`](crate::cpu::ssm::SIMD_MAX_N).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn mamba2(
@@ -76,45 +66,19 @@ pub(crate) fn mamba2(
     heads: std::ops::Range<usize>,
     y: &mut [f32],
 ) {
-    let Mamba2Dims { nh, p, n, g } = dims;
-    let hpg = nh / g;
-    let mut formed = [0.0f32; DTB_MAX];
-    for (j, h) in heads.enumerate() {
-        let grp = h / hpg;
-        let (bg, cg) = (&b[grp * n..(grp + 1) * n], &c[grp * n..(grp + 1) * n]);
-        let (dth, dh) = (dt[j], d[j]);
-        let da = (dth * a[j]).exp();
-        let vdt = _mm256_set1_ps(dth);
-        // dt·B, the reference's product, for the head's P rows.
-        let dtb = &mut formed[..n.min(DTB_MAX)];
-        dtb.iter_mut().zip(bg).for_each(|(o, &bv)| *o = dth * bv);
-        let dtb = &*dtb;
-        for pi in 0..p {
-            let row = j * p + pi;
-            let xv = x[row];
-            let s = &mut state[row * n..(row + 1) * n];
-            // SAFETY (both loads): k + 8 <= N (row_m2's loops), dtb and bg hold N floats.
-            y[row] = if n <= DTB_MAX {
-                row_m2(
-                    s,
-                    cg,
-                    da,
-                    xv,
-                    |k| unsafe { _mm256_loadu_ps(dtb.as_ptr().add(k)) },
-                    |k| dtb[k],
-                )
-            } else {
-                row_m2(
-                    s,
-                    cg,
-                    da,
-                    xv,
-                    |k| unsafe { _mm256_mul_ps(vdt, _mm256_loadu_ps(bg.as_ptr().add(k))) },
-                    |k| dth * bg[k],
-                )
-            } + dh * xv;
-        }
-    }
+    mamba2_rows(
+        state,
+        x,
+        dt,
+        a,
+        b,
+        c,
+        d,
+        dims,
+        heads,
+        y,
+        |s, dtb, c, da, xv| row_m2(s, dtb, c, da, xv),
+    );
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
